@@ -1,0 +1,63 @@
+"""The facade every interface calls: ``fit`` a model, ``load`` a saved run.
+
+It only turns arguments into the task's config dataclass and forwards; the work lives in
+``mlpilot.tasks``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlpilot.engine.artifact import read_manifest
+from mlpilot.engine.progress import ProgressCallback, ProgressEvent, no_progress
+from mlpilot.errors import ArtifactError
+from mlpilot.tasks.tabular.config import TabularConfig, resolve_config
+from mlpilot.tasks.tabular.predictor import TabularPredictor
+from mlpilot.tasks.tabular.task import fit_tabular
+
+Predictor = TabularPredictor
+__all__ = ["Predictor", "ProgressCallback", "ProgressEvent", "fit", "load"]
+
+
+def fit(
+    data: Any,
+    *,
+    target: str,
+    time_limit: float | None = None,
+    metric: str | None = None,
+    task: str | None = None,
+    seed: int = 0,
+    path: str | Path | None = None,
+    preset: str = "medium_quality",
+    max_models: int | None = None,
+    n_folds: int | None = None,
+    families: list[str] | tuple[str, ...] | None = None,
+    n_threads: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> TabularPredictor:
+    """Train, validate and ensemble models that predict ``target``, within ``time_limit`` seconds.
+
+    ``data``: a CSV/Parquet path, a pandas or polars DataFrame, or a pyarrow Table.
+    ``task``: ``"binary"``, ``"multiclass"`` or ``"regression"`` (inferred when omitted).
+    ``metric``: e.g. ``"roc_auc"``, ``"log_loss"``, ``"rmse"`` (the task's default when omitted).
+    ``path``: where the run directory is saved (``mlpilot_runs/run-<timestamp>`` by default).
+    Returns the saved run, loaded and ready to ``predict``.
+    """
+    config = TabularConfig(
+        target=target, time_limit=time_limit, metric=metric, problem_type=task, seed=seed, preset=preset,
+        max_models=max_models, n_folds=n_folds, families=tuple(families) if families else None,
+        n_threads=n_threads,
+    )
+    explicit = {name for name in ("n_folds", "families", "max_models") if getattr(config, name) is not None}
+    config = resolve_config(config, explicit=explicit)
+    return fit_tabular(data, config, path=path, progress=progress or no_progress)
+
+
+def load(path: str | Path) -> TabularPredictor:
+    """Load a saved run. Checks the version and every file's checksum first; never unpickles."""
+    manifest = read_manifest(path)
+    kind = manifest.get("kind")
+    if kind == "tabular":
+        return TabularPredictor.load(path)
+    raise ArtifactError(f"Run '{path}' holds a {kind!r} model, which this mlpilot cannot load.")

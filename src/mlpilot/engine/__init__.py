@@ -1,0 +1,1 @@
+"""Engine: search, splits, out-of-fold runner, ensemble, metrics, artifact, budget. Knows no task."""

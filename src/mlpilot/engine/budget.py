@@ -1,0 +1,62 @@
+"""Time budget and memory accounting shared by every task's search."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+
+@dataclass
+class Budget:
+    """A wall-clock budget that started when the user called ``fit``.
+
+    ``time_limit=None`` means no limit (the run is then fully reproducible). ``reserve`` seconds are
+    held back for the work after the search (ensembling, saving), so the search never eats them.
+    """
+
+    time_limit: float | None
+    reserve: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def limited(self) -> bool:
+        return self.time_limit is not None
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def remaining(self) -> float:
+        """Seconds left for the search (the reserve excluded); infinite without a limit."""
+        if self.time_limit is None:
+            return math.inf
+        return self.time_limit - self.reserve - self.elapsed()
+
+    def remaining_total(self) -> float:
+        """Seconds left before the user's limit, reserve included."""
+        if self.time_limit is None:
+            return math.inf
+        return self.time_limit - self.elapsed()
+
+    def share(self, *, n_left: int, min_share: float = 0.15) -> float:
+        """Time for the next candidate when ``n_left`` candidates (it included) are still to run.
+
+        Early candidates are the strongest, so they get more than an equal split: at least
+        ``min_share`` of what remains, which keeps a slow first model from starving later ones.
+        """
+        left = self.remaining()
+        if math.isinf(left):
+            return math.inf
+        return max(0.0, left * max(min_share, 1.0 / max(n_left, 1)))
+
+
+def available_memory() -> int:
+    """Bytes of memory this process can still use."""
+    return int(psutil.virtual_memory().available)
+
+
+def memory_allows(needed_bytes: int, *, fraction: float = 0.8) -> bool:
+    """True when ``needed_bytes`` fits in ``fraction`` of the available memory."""
+    return needed_bytes <= fraction * available_memory()

@@ -1,0 +1,95 @@
+"""Fit one candidate over validation splits and collect its out-of-fold predictions.
+
+Every selection decision (leaderboard order, ensemble weights, decision threshold) is made on these
+out-of-fold predictions only. The runner owns the candidate's time share: each fold gets an equal
+part of what is left of it, and the candidate is abandoned when a fold cannot start in time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from mlpilot.engine.budget import Budget
+from mlpilot.engine.splits import Split
+
+# A fold gets at least this long when the run's budget allows it: below it, a share split over many
+# candidates and folds would starve every model on small budgets, while cheap models need far less.
+MIN_FOLD_SECONDS = 0.5
+# No fold starts with less than this left of the whole run's budget.
+MIN_START_SECONDS = 0.1
+
+
+class FoldModel(Protocol):
+    def fit(self, X: Any, y: np.ndarray, *, X_val: Any, y_val: np.ndarray, time_limit: float | None) -> Any: ...
+
+    def predict(self, X: Any) -> np.ndarray: ...
+
+
+@dataclass
+class BagResult:
+    """What one candidate produced. ``oof`` rows not covered by any validation fold are NaN."""
+
+    models: list[Any] = field(default_factory=list)
+    oof: np.ndarray | None = None
+    fit_time: float = 0.0
+    predict_seconds_per_1k: float = 0.0
+    n_folds_done: int = 0
+    n_folds: int = 0
+    stopped_reason: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.n_folds_done == self.n_folds and self.oof is not None
+
+
+def fit_bagged(
+    make_model: Callable[[], FoldModel],
+    X: Any,
+    y: np.ndarray,
+    splits: Sequence[Split],
+    *,
+    time_share: float,
+    budget: Budget,
+) -> BagResult:
+    """Fit ``make_model()`` once per split; each fold predicts its own validation rows."""
+    result = BagResult(n_folds=len(splits))
+    start = time.perf_counter()
+    for i, (train_idx, val_idx) in enumerate(splits):
+        folds_left = len(splits) - i
+        fold_limit = _fold_limit(start, time_share, budget, folds_left)
+        if fold_limit is not None and budget.remaining() < MIN_START_SECONDS:
+            result.stopped_reason = f"time budget ran out after {i} of {len(splits)} folds"
+            break
+        model = make_model()
+        X_train, X_val = _take(X, train_idx), _take(X, val_idx)
+        model.fit(X_train, y[train_idx], X_val=X_val, y_val=y[val_idx], time_limit=fold_limit)
+        t0 = time.perf_counter()
+        pred = np.asarray(model.predict(X_val), dtype=np.float64)
+        result.predict_seconds_per_1k += (time.perf_counter() - t0) / max(len(val_idx), 1) * 1000
+        if result.oof is None:
+            result.oof = np.full((len(y), *pred.shape[1:]), np.nan)
+        result.oof[val_idx] = pred
+        result.models.append(model)
+        result.n_folds_done += 1
+    result.fit_time = time.perf_counter() - start
+    return result
+
+
+def _fold_limit(start: float, time_share: float, budget: Budget, folds_left: int) -> float | None:
+    """An equal part of what is left of the candidate's share (at least ``MIN_FOLD_SECONDS``), never
+    past the run's budget."""
+    if not budget.limited or math.isinf(time_share):
+        return None
+    share_left = time_share - (time.perf_counter() - start)
+    return min(max(share_left / folds_left, MIN_FOLD_SECONDS), budget.remaining())
+
+
+def _take(X: Any, index: np.ndarray) -> Any:
+    iloc = getattr(X, "iloc", None)
+    return iloc[index] if iloc is not None else X[index]

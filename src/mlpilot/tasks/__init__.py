@@ -1,0 +1,1 @@
+"""Everything specific to one kind of data; tasks never import each other."""

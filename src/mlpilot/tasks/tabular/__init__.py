@@ -1,0 +1,1 @@
+"""Tabular prediction: classification and regression on tables."""

@@ -1,0 +1,190 @@
+"""The one protocol every tabular model family implements.
+
+A family subclasses :class:`TabularModel`, describes itself in class attributes and overrides only
+``_fit``, ``_predict``, ``_save`` and ``_load`` (and ``_contributions`` where it can explain rows).
+The public ``fit`` owns the time share, the seed, the thread count and the timing.
+
+Data conventions (the same for every family):
+
+- ``X`` is the *native frame* made by :class:`mlpilot.tasks.tabular.features.FeaturePipeline`:
+  a pandas DataFrame whose columns are either float64 (NaN = missing) or pandas ``category``
+  with the categories fixed at training time (unseen values and missing values are NaN).
+  Each family converts it to what its library wants (one-hot, codes, ...).
+- ``y`` is a 1-D numpy array: class codes ``0..n_classes-1`` (int64) for classification, float64
+  values for regression.
+- ``_predict`` returns class probabilities of shape ``(n, n_classes)`` for classification (also for
+  binary: two columns) and values of shape ``(n,)`` for regression.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+BINARY = "binary"
+MULTICLASS = "multiclass"
+REGRESSION = "regression"
+PROBLEM_TYPES = (BINARY, MULTICLASS, REGRESSION)
+
+
+class ModelUnavailable(Exception):
+    """The family's library is not installed (e.g. the torch extra); the trainer skips it."""
+
+
+class TabularModel:
+    """Base class of the tabular model families (template method: subclasses override ``_fit``)."""
+
+    key: ClassVar[str]  # short unique id, e.g. "lightgbm"; used in run directories and portfolios
+    name: ClassVar[str]  # human-readable family name, e.g. "LightGBM"
+    priority: ClassVar[int]  # higher is tried first when the portfolio does not say otherwise
+    problem_types: ClassVar[tuple[str, ...]] = PROBLEM_TYPES
+    can_explain: ClassVar[bool] = False  # True when ``_contributions`` gives per-row SHAP values
+    # The params a family accepts, with their defaults; None leaves params unchecked.
+    default_params: ClassVar[dict[str, Any] | None] = None
+
+    def __init__(
+        self,
+        *,
+        problem_type: str,
+        n_classes: int,
+        params: dict[str, Any] | None = None,
+        seed: int = 0,
+        n_threads: int = 1,
+    ) -> None:
+        self.problem_type = problem_type
+        self.n_classes = n_classes
+        self.params = dict(params or {})
+        self.resolve_params(self.params)  # fail at construction, not minutes later inside a fit
+        self.seed = seed
+        self.n_threads = n_threads
+        self.fit_time_: float | None = None
+        self.n_iterations_: int | None = None  # boosting rounds / trees / epochs actually used
+
+    # ----------------------------------------------------------------- public template methods
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        *,
+        X_val: pd.DataFrame | None = None,
+        y_val: np.ndarray | None = None,
+        time_limit: float | None = None,
+    ) -> TabularModel:
+        """Fit on ``X, y``; stop early on ``X_val, y_val`` where the family can; end within
+        ``time_limit`` seconds (``None`` = no limit, fully deterministic)."""
+        start = time.perf_counter()
+        deadline = None if time_limit is None else start + max(time_limit, 0.0)
+        self._fit(X, y, X_val=X_val, y_val=y_val, deadline=deadline)
+        self.fit_time_ = time.perf_counter() - start
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Probabilities ``(n, n_classes)`` for classification, values ``(n,)`` for regression."""
+        out = np.asarray(self._predict(X), dtype=np.float64)
+        if self.problem_type == REGRESSION:
+            return out.reshape(-1)
+        if out.ndim == 1:  # some libraries give only P(class 1) for binary problems
+            out = np.column_stack([1.0 - out, out])
+        return out
+
+    def contributions(self, X: pd.DataFrame) -> np.ndarray:
+        """Per-row SHAP contributions in the model's raw (margin) space.
+
+        Shape ``(n, n_features + 1)`` for binary and regression (last column = expected value),
+        ``(n, n_classes, n_features + 1)`` for multiclass.
+        """
+        if not self.can_explain:
+            raise NotImplementedError(f"{self.name} cannot give per-row contributions")
+        return self._contributions(X)
+
+    def save(self, directory: Path) -> None:
+        """Write the fitted model into ``directory`` in the library's own safe format."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        info = {
+            "key": self.key,
+            "problem_type": self.problem_type,
+            "n_classes": self.n_classes,
+            "params": self.params,
+            "seed": self.seed,
+            "n_iterations": self.n_iterations_,
+            "fit_time": self.fit_time_,
+        }
+        (directory / "info.json").write_text(json.dumps(info, indent=2, default=_json_default))
+        self._save(directory)
+
+    @classmethod
+    def load(cls, directory: Path, *, n_threads: int = 1) -> TabularModel:
+        """Rebuild the model from ``info.json`` and the library's own files; never unpickles."""
+        directory = Path(directory)
+        info = json.loads((directory / "info.json").read_text())
+        model = cls(
+            problem_type=info["problem_type"],
+            n_classes=info["n_classes"],
+            params=info["params"],
+            seed=info["seed"],
+            n_threads=n_threads,
+        )
+        model.n_iterations_ = info.get("n_iterations")
+        model.fit_time_ = info.get("fit_time")
+        model._load(directory)
+        return model
+
+    @classmethod
+    def resolve_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """``default_params`` overridden by ``params``; ``ValueError`` naming the valid keys on a typo."""
+        if cls.default_params is None:
+            return dict(params)
+        unknown = sorted(set(params) - set(cls.default_params))
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {unknown} for {cls.name}; valid: {sorted(cls.default_params)}")
+        return {**cls.default_params, **params}
+
+    @classmethod
+    def estimate_memory(cls, n_rows: int, n_columns: int, params: dict[str, Any]) -> int:
+        """Rough peak bytes needed to fit; the trainer skips a model that would exceed memory."""
+        return 8 * n_rows * n_columns * 4
+
+    # -------------------------------------------------------------- what families override
+    def _fit(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        *,
+        X_val: pd.DataFrame | None,
+        y_val: np.ndarray | None,
+        deadline: float | None,
+    ) -> None:  # [required]
+        raise NotImplementedError
+
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:  # [required]
+        raise NotImplementedError
+
+    def _save(self, directory: Path) -> None:  # [required]
+        raise NotImplementedError
+
+    def _load(self, directory: Path) -> None:  # [required]
+        raise NotImplementedError
+
+    def _contributions(self, X: pd.DataFrame) -> np.ndarray:  # [optional]
+        raise NotImplementedError
+
+    @property
+    def is_classification(self) -> bool:
+        return self.problem_type != REGRESSION
+
+
+def time_left(deadline: float | None) -> float:
+    """Seconds until ``deadline`` (infinite when there is none)."""
+    return float("inf") if deadline is None else deadline - time.perf_counter()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

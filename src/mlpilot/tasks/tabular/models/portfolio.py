@@ -1,0 +1,96 @@
+"""The default portfolio: the configurations tried, in order, under a time budget.
+
+Cheap and strong configurations come first (the three boosting libraries with robust defaults, then
+the forests and a linear baseline) so a short budget still gets a good, diverse ensemble; variants
+that add diversity or capacity follow. Defaults follow common tabular AutoML practice (AutoGluon,
+FLAML): moderate learning rates with early stopping, forests of 300 trees.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlpilot.tasks.tabular.models.base import PROBLEM_TYPES, REGRESSION
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One configuration to try: a unique ``name``, a registered ``family`` key and its ``params``."""
+
+    name: str
+    family: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+# (name, family, params) in trial order; the forests' ``max_features`` is set per problem type.
+_PORTFOLIO: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    (
+        "LightGBM",
+        "lightgbm",
+        {"learning_rate": 0.05, "num_leaves": 31, "feature_fraction": 0.9, "min_data_in_leaf": 20},
+    ),
+    ("CatBoost", "catboost", {"learning_rate": 0.08, "depth": 6, "l2_leaf_reg": 3.0}),
+    ("XGBoost", "xgboost", {"learning_rate": 0.05, "max_depth": 6, "colsample_bytree": 0.8, "min_child_weight": 1.0}),
+    ("ExtraTrees", "extra_trees", {"n_estimators": 300, "min_samples_leaf": 1}),
+    ("RandomForest", "random_forest", {"n_estimators": 300, "min_samples_leaf": 1}),
+    ("Linear", "linear", {"C": 1.0, "alpha": 1.0}),
+    (
+        "LightGBM_Large",
+        "lightgbm",
+        {"learning_rate": 0.03, "num_leaves": 128, "feature_fraction": 0.9, "min_data_in_leaf": 3},
+    ),
+    (
+        "LightGBM_XT",
+        "lightgbm",
+        {"learning_rate": 0.05, "num_leaves": 31, "extra_trees": True, "feature_fraction": 0.8},
+    ),
+    ("CatBoost_Deep", "catboost", {"learning_rate": 0.05, "depth": 8, "l2_leaf_reg": 5.0}),
+    (
+        "XGBoost_Shallow",
+        "xgboost",
+        {"learning_rate": 0.1, "max_depth": 4, "subsample": 0.8, "colsample_bytree": 0.7, "min_child_weight": 2.0},
+    ),
+    ("NeuralNet", "neural_net", {"hidden_sizes": [256, 128], "dropout": 0.1, "learning_rate": 1e-3}),
+    ("KNeighbors", "knn", {"n_neighbors": 10, "weights": "distance"}),
+    (
+        "LightGBM_Regularized",
+        "lightgbm",
+        {
+            "learning_rate": 0.05,
+            "num_leaves": 15,
+            "min_data_in_leaf": 50,
+            "lambda_l2": 5.0,
+            "bagging_fraction": 0.8,
+            "bagging_freq": 1,
+            "feature_fraction": 0.7,
+        },
+    ),
+    (
+        "XGBoost_Lossguide",
+        "xgboost",
+        {
+            "learning_rate": 0.05,
+            "grow_policy": "lossguide",
+            "max_depth": 12,
+            "max_leaves": 64,
+            "colsample_bytree": 0.7,
+            "subsample": 0.9,
+        },
+    ),
+    ("CatBoost_Shallow", "catboost", {"learning_rate": 0.1, "depth": 4, "l2_leaf_reg": 1.0, "random_strength": 2.0}),
+)
+_FORESTS = ("extra_trees", "random_forest")
+
+
+def default_portfolio(problem_type: str) -> list[Candidate]:
+    """The candidates for ``problem_type``, in the order they should be tried."""
+    if problem_type not in PROBLEM_TYPES:
+        raise ValueError(f"unknown problem type {problem_type!r}; valid: {', '.join(PROBLEM_TYPES)}")
+    # sqrt features decorrelate classification trees; regression forests do better seeing all of them.
+    forest = {"max_features": 1.0 if problem_type == REGRESSION else "sqrt"}
+    return [
+        Candidate(name, family, {**copy.deepcopy(params), **(forest if family in _FORESTS else {})})
+        for name, family, params in _PORTFOLIO
+    ]

@@ -1,0 +1,430 @@
+"""scikit-learn families: ExtraTrees, RandomForest, a linear model and k-nearest neighbours.
+
+Every family turns the native frame into one float matrix: numeric columns as they are (NaN kept),
+categorical columns as their integer codes (missing/unseen = -1, its own value; stable because the
+category lists are fixed at training time). The fitted estimator is persisted with skops and loaded
+only against :data:`TRUSTED_TYPES`, an explicit list kept here rather than read from the artifact.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from mlpilot.errors import ArtifactError
+from mlpilot.tasks.tabular.models.base import REGRESSION, TabularModel, time_left
+
+_MB = 1 << 20
+_MODEL_FILE = "model.skops"
+_COLUMNS_FILE = "columns.json"
+_TREE_CHUNK = 25  # trees added per warm-start step when a deadline applies
+
+# Every type (beyond skops' own defaults) that a saved family may contain; anything else in a file
+# means the file was not written by these families, so loading refuses it.
+TRUSTED_TYPES: tuple[str, ...] = (
+    "numpy.dtype",
+    "numpy.float64",
+    "numpy.int64",
+    "numpy.ndarray",
+    "sklearn.compose._column_transformer.ColumnTransformer",
+    "sklearn.ensemble._forest.ExtraTreesClassifier",
+    "sklearn.ensemble._forest.ExtraTreesRegressor",
+    "sklearn.ensemble._forest.RandomForestClassifier",
+    "sklearn.ensemble._forest.RandomForestRegressor",
+    "sklearn.impute._base.MissingIndicator",
+    "sklearn.impute._base.SimpleImputer",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.metrics._dist_metrics.ManhattanDistance64",
+    "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+    "sklearn.linear_model._ridge.Ridge",
+    "sklearn.neighbors._classification.KNeighborsClassifier",
+    "sklearn.neighbors._regression.KNeighborsRegressor",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.preprocessing._encoders.OneHotEncoder",
+    "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.tree._classes.DecisionTreeRegressor",
+    "sklearn.tree._tree.Tree",
+)
+
+
+def native_to_matrix(X: pd.DataFrame, *, columns: list[str], categorical: list[str]) -> np.ndarray:
+    """Numeric columns as float64 (NaN kept), categorical columns as codes with -1 for missing."""
+    out = np.empty((len(X), len(columns)), dtype=np.float64)
+    cats = set(categorical)
+    for j, column in enumerate(columns):
+        series = X[column]
+        out[:, j] = series.cat.codes.to_numpy() if column in cats else series.to_numpy(dtype=np.float64)
+    return out
+
+
+def expand_proba(proba: np.ndarray, *, classes: np.ndarray, n_classes: int) -> np.ndarray:
+    """Place the columns of the classes seen in training into all ``n_classes`` columns."""
+    if proba.shape[1] == n_classes:
+        return proba
+    out = np.zeros((proba.shape[0], n_classes), dtype=np.float64)
+    out[:, np.asarray(classes, dtype=np.int64)] = proba
+    return out
+
+
+def dump_estimator(estimator: Any, path: Path) -> None:
+    import skops.io as sio
+
+    sio.dump(estimator, path)
+
+
+def load_estimator(path: Path) -> Any:
+    """Load a skops file that may contain only :data:`TRUSTED_TYPES`; raise ``ArtifactError`` else."""
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    try:
+        return sio.load(path, trusted=list(TRUSTED_TYPES))
+    except UntrustedTypesFoundException as exc:
+        raise ArtifactError(f"Refusing to load {path}: it holds types that are not trusted ({exc}).") from exc
+
+
+class _SklearnBase(TabularModel):
+    """Column bookkeeping and skops persistence shared by the scikit-learn families."""
+
+    def _remember_columns(self, X: pd.DataFrame) -> None:
+        self.features_: list[str] = [str(c) for c in X.columns]
+        self.categorical_: list[str] = [str(c) for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+
+    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        return native_to_matrix(X, columns=self.features_, categorical=self.categorical_)
+
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        data = self._matrix(X)
+        if self.problem_type == REGRESSION:
+            return self.estimator_.predict(data)
+        return expand_proba(
+            self.estimator_.predict_proba(data), classes=self.estimator_.classes_, n_classes=self.n_classes
+        )
+
+    def _save(self, directory: Path) -> None:
+        dump_estimator(self.estimator_, directory / _MODEL_FILE)
+        meta = {"features": self.features_, "categorical": self.categorical_}
+        (directory / _COLUMNS_FILE).write_text(json.dumps(meta, indent=2))
+
+    def _load(self, directory: Path) -> None:
+        meta = json.loads((directory / _COLUMNS_FILE).read_text())
+        self.features_, self.categorical_ = list(meta["features"]), list(meta["categorical"])
+        self.estimator_ = load_estimator(directory / _MODEL_FILE)
+        self._set_threads(self.estimator_)
+
+    def _set_threads(self, estimator: Any) -> None:
+        steps = estimator.steps if hasattr(estimator, "steps") else [("model", estimator)]
+        for _, step in steps:
+            if "n_jobs" in step.get_params(deep=False):
+                step.set_params(n_jobs=self.n_threads)
+
+
+# ------------------------------------------------------------------------------------------ forests
+class _ForestBase(_SklearnBase):
+    """Forests grown with ``warm_start`` in chunks of trees until ``n_estimators`` or the deadline.
+
+    Params: ``n_estimators``, ``max_features`` ("auto" = "sqrt" for classification, 1.0 for
+    regression; or "sqrt", "log2", a fraction, a count), ``min_samples_leaf``, ``max_depth``,
+    ``max_leaf_nodes``, ``criterion`` ("auto" = gini / squared_error), ``bootstrap``,
+    ``max_samples``. NaN is handled natively by the trees. Files: ``model.skops``, ``columns.json``.
+    """
+
+    _bootstrap_default: ClassVar[bool] = True
+
+    def _estimator(self, p: dict[str, Any]) -> Any:
+        from sklearn.ensemble import (
+            ExtraTreesClassifier,
+            ExtraTreesRegressor,
+            RandomForestClassifier,
+            RandomForestRegressor,
+        )
+
+        extra = self.key == "extra_trees"
+        if self.problem_type == REGRESSION:
+            cls = ExtraTreesRegressor if extra else RandomForestRegressor
+        else:
+            cls = ExtraTreesClassifier if extra else RandomForestClassifier
+        regression = self.problem_type == REGRESSION
+        auto_features, auto_criterion = (1.0, "squared_error") if regression else ("sqrt", "gini")
+        max_features = auto_features if p["max_features"] == "auto" else p["max_features"]
+        criterion = auto_criterion if p["criterion"] == "auto" else p["criterion"]
+        return cls(
+            n_estimators=1,
+            max_features=max_features,
+            criterion=criterion,
+            min_samples_leaf=p["min_samples_leaf"],
+            max_depth=p["max_depth"],
+            max_leaf_nodes=p["max_leaf_nodes"],
+            bootstrap=p["bootstrap"],
+            max_samples=p["max_samples"] if p["bootstrap"] else None,
+            n_jobs=self.n_threads,
+            random_state=self.seed,
+            warm_start=True,
+        )
+
+    def _fit(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        *,
+        X_val: pd.DataFrame | None,
+        y_val: np.ndarray | None,
+        deadline: float | None,
+    ) -> None:
+        p = self.resolve_params(self.params)
+        self._remember_columns(X)
+        data = self._matrix(X).astype(np.float32)  # the trees work in float32 anyway: convert once
+        estimator = self._estimator(p)
+        self.estimator_ = _grow_forest(
+            estimator, data, y, n_total=int(p["n_estimators"]), deadline=deadline, n_threads=self.n_threads
+        )
+        self.n_iterations_ = len(self.estimator_.estimators_)
+
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        data = self._matrix(X).astype(np.float32)
+        classification = self.problem_type != REGRESSION
+        out = _forest_average(
+            self.estimator_.estimators_, data, classification=classification, n_threads=self.n_threads
+        )
+        if classification:
+            return expand_proba(out, classes=self.estimator_.classes_, n_classes=self.n_classes)
+        return out
+
+    @classmethod
+    def estimate_memory(cls, n_rows: int, n_columns: int, params: dict[str, Any]) -> int:
+        # Fully grown trees hold about 2 nodes per leaf and ~1 leaf per (bootstrapped) sample; a node
+        # costs ~64 bytes of structure plus its value slots (a few classes assumed).
+        bootstrap = bool(params.get("bootstrap", cls._bootstrap_default))
+        samples = n_rows * (0.632 if bootstrap else 1.0)
+        leaves = samples / max(int(params.get("min_samples_leaf", 1)), 1)
+        if params.get("max_leaf_nodes"):
+            leaves = min(leaves, int(params["max_leaf_nodes"]))
+        trees = int(params.get("n_estimators", 300))
+        model_bytes = trees * 2 * leaves * (64 + 3 * 8)
+        return int(model_bytes + n_rows * n_columns * (8 + 4) * 2 + 32 * _MB)
+
+
+def _grow_forest(
+    estimator: Any, data: np.ndarray, y: np.ndarray, *, n_total: int, deadline: float | None, n_threads: int
+) -> Any:
+    if deadline is None:  # one fit: the same trees as any chunking, with the least overhead
+        estimator.set_params(n_estimators=n_total)
+        return estimator.fit(data, y)
+    grown = 0
+    step = min(n_total, max(2, n_threads))  # a small first chunk measures the time per tree
+    while grown < n_total and step >= 1:
+        start = time.perf_counter()
+        estimator.set_params(n_estimators=grown + step)
+        estimator.fit(data, y)
+        per_tree = (time.perf_counter() - start) / step
+        grown += step
+        affordable = int(0.9 * time_left(deadline) / max(per_tree, 1e-9))
+        step = min(_TREE_CHUNK, n_total - grown, affordable)
+    return estimator
+
+
+def _forest_average(trees: list[Any], data: np.ndarray, *, classification: bool, n_threads: int) -> np.ndarray:
+    """Mean of the trees' outputs, summed in a fixed order.
+
+    scikit-learn's own parallel predict adds the trees in whatever order its threads finish, so the
+    last bits of a prediction change from call to call and with the thread count.
+    """
+
+    def partial_sum(indices: np.ndarray) -> np.ndarray:
+        total = np.zeros(0)
+        for i in indices:
+            out = trees[i].predict_proba(data) if classification else trees[i].predict(data)
+            total = out if total.size == 0 else total + out
+        return total
+
+    # Groups of a fixed size (not one per thread) keep the sums the same for any thread count.
+    groups = [np.arange(i, min(i + 16, len(trees))) for i in range(0, len(trees), 16)]
+    with ThreadPoolExecutor(max_workers=max(1, n_threads)) as pool:  # tree predict releases the GIL
+        parts = list(pool.map(partial_sum, groups))
+    return np.sum(parts, axis=0) / len(trees)
+
+
+class ExtraTreesModel(_ForestBase):
+    __doc__ = "Extremely randomised trees. " + (_ForestBase.__doc__ or "")
+
+    key: ClassVar[str] = "extra_trees"
+    name: ClassVar[str] = "ExtraTrees"
+    priority: ClassVar[int] = 60
+    _bootstrap_default: ClassVar[bool] = False
+    default_params: ClassVar[dict[str, Any] | None] = {
+        "n_estimators": 300,
+        "max_features": "auto",
+        "min_samples_leaf": 1,
+        "max_depth": None,
+        "max_leaf_nodes": None,
+        "criterion": "auto",
+        "bootstrap": False,
+        "max_samples": None,
+    }
+
+
+class RandomForestModel(_ForestBase):
+    __doc__ = "Random forest. " + (_ForestBase.__doc__ or "")
+
+    key: ClassVar[str] = "random_forest"
+    name: ClassVar[str] = "RandomForest"
+    priority: ClassVar[int] = 55
+    default_params: ClassVar[dict[str, Any] | None] = {
+        "n_estimators": 300,
+        "max_features": "auto",
+        "min_samples_leaf": 1,
+        "max_depth": None,
+        "max_leaf_nodes": None,
+        "criterion": "auto",
+        "bootstrap": True,
+        "max_samples": None,
+    }
+
+
+# -------------------------------------------------------------------------- linear and neighbours
+def _preprocessor(numeric: list[int], categorical: list[int], p: dict[str, Any]) -> Any:
+    """Median imputation + missing indicators + scaling for numbers, one-hot for categories."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric_steps = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
+            ("scale", StandardScaler()),
+        ]
+    )
+    # Codes include -1 for missing, so "missing" is one more one-hot column, as it should be.
+    one_hot = OneHotEncoder(
+        handle_unknown="infrequent_if_exist",
+        min_frequency=p["min_frequency"],
+        max_categories=p["max_categories"],
+        sparse_output=False,
+        dtype=np.float64,
+    )
+    parts = [("num", numeric_steps, numeric), ("cat", one_hot, categorical)]
+    return ColumnTransformer([part for part in parts if part[2]], remainder="drop", sparse_threshold=0.0)
+
+
+class _PipelineBase(_SklearnBase):
+    """Fits ``preprocessor → estimator`` as one scikit-learn Pipeline (one skops file)."""
+
+    def _make_estimator(self, p: dict[str, Any], *, n_rows: int) -> Any:  # [required]
+        raise NotImplementedError
+
+    def _training_rows(self, n_rows: int, p: dict[str, Any]) -> np.ndarray | None:
+        return None
+
+    def _fit(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        *,
+        X_val: pd.DataFrame | None,
+        y_val: np.ndarray | None,
+        deadline: float | None,
+    ) -> None:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.pipeline import Pipeline
+
+        p = self.resolve_params(self.params)
+        self._remember_columns(X)
+        data = self._matrix(X)
+        rows = self._training_rows(len(data), p)
+        if rows is not None:
+            data, y = data[rows], y[rows]
+        cats = set(self.categorical_)
+        numeric = [j for j, c in enumerate(self.features_) if c not in cats]
+        categorical = [j for j, c in enumerate(self.features_) if c in cats]
+        model = self._make_estimator(p, n_rows=len(data))
+        pipeline = Pipeline([("prep", _preprocessor(numeric, categorical, p)), ("model", model)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # the capped iterations are deliberate
+            self.estimator_ = pipeline.fit(data, y)
+        self.n_iterations_ = 1
+
+
+class LinearModel(_PipelineBase):
+    """Logistic regression (classification) or ridge regression on one-hot + scaled features.
+
+    Params: ``C`` (inverse L2 strength, classification), ``alpha`` (L2 strength, regression),
+    ``max_iter``, ``min_frequency`` (rarer categories share an "infrequent" column),
+    ``max_categories`` (one-hot columns per categorical). Files: ``model.skops``, ``columns.json``.
+    """
+
+    key: ClassVar[str] = "linear"
+    name: ClassVar[str] = "Linear"
+    priority: ClassVar[int] = 40
+    default_params: ClassVar[dict[str, Any] | None] = {
+        "C": 1.0,
+        "alpha": 1.0,
+        "max_iter": 1000,
+        "min_frequency": 5,
+        "max_categories": 30,
+    }
+
+    def _make_estimator(self, p: dict[str, Any], *, n_rows: int) -> Any:
+        from sklearn.linear_model import LogisticRegression, Ridge
+
+        if self.problem_type == REGRESSION:
+            return Ridge(alpha=p["alpha"])
+        return LogisticRegression(C=p["C"], max_iter=p["max_iter"], random_state=self.seed)
+
+    @classmethod
+    def estimate_memory(cls, n_rows: int, n_columns: int, params: dict[str, Any]) -> int:
+        # Dense design matrix: up to two columns per number and ``max_categories`` per category.
+        width = n_columns * max(2, int(params.get("max_categories", 30)) // 2)
+        return int(n_rows * width * 8 * 3 + 32 * _MB)
+
+
+class KNeighborsModel(_PipelineBase):
+    """Distance-weighted k-nearest neighbours on one-hot + scaled features.
+
+    Training is subsampled (seeded) to ``max_train_rows`` so prediction time stays bounded.
+    Params: ``n_neighbors``, ``weights``, ``p`` (Minkowski power), ``max_train_rows``,
+    ``min_frequency``, ``max_categories``. Files: ``model.skops``, ``columns.json``.
+    """
+
+    key: ClassVar[str] = "knn"
+    name: ClassVar[str] = "KNeighbors"
+    priority: ClassVar[int] = 20
+    default_params: ClassVar[dict[str, Any] | None] = {
+        "n_neighbors": 10,
+        "weights": "distance",
+        "p": 2,
+        "max_train_rows": 20000,
+        "min_frequency": 5,
+        "max_categories": 30,
+    }
+
+    def _training_rows(self, n_rows: int, p: dict[str, Any]) -> np.ndarray | None:
+        limit = int(p["max_train_rows"])
+        if n_rows <= limit:
+            return None
+        return np.sort(np.random.default_rng(self.seed).choice(n_rows, size=limit, replace=False))
+
+    def _make_estimator(self, p: dict[str, Any], *, n_rows: int) -> Any:
+        from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+        cls = KNeighborsRegressor if self.problem_type == REGRESSION else KNeighborsClassifier
+        # Fewer training rows than neighbours would make every prediction fail.
+        k = max(1, min(int(p["n_neighbors"]), n_rows))
+        return cls(n_neighbors=k, weights=p["weights"], p=p["p"], n_jobs=self.n_threads)
+
+    @classmethod
+    def estimate_memory(cls, n_rows: int, n_columns: int, params: dict[str, Any]) -> int:
+        kept = min(n_rows, int(params.get("max_train_rows", 20000)))
+        width = n_columns * max(2, int(params.get("max_categories", 30)) // 2)
+        return int(n_rows * n_columns * 8 * 2 + kept * width * 8 * 3 + 32 * _MB)

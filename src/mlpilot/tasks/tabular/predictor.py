@@ -1,0 +1,211 @@
+"""The fitted tabular model users hold: predict, explain, evaluate, save.
+
+Models are loaded once; every call validates the input against the training schema (missing
+columns are an error, extra columns are ignored, unseen categories are handled) and runs the
+vectorised feature pipeline once for all ensemble members.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from mlpilot.engine.metrics import available_metrics, get_metric
+from mlpilot.errors import DataError
+from mlpilot.tasks.tabular.explain import Explanation, explain_rows, explanation_units
+from mlpilot.tasks.tabular.features import FeaturePipeline
+from mlpilot.tasks.tabular.inference import DataReport
+from mlpilot.tasks.tabular.io import read_table
+from mlpilot.tasks.tabular.models.base import BINARY, REGRESSION, TabularModel
+from mlpilot.tasks.tabular.run_dir import load_run
+
+log = logging.getLogger("mlpilot")
+Member = tuple[str, list[TabularModel], float]
+
+
+class TabularPredictor:
+    """A saved tabular run, loaded and ready to predict. Get one from ``mlpilot.fit`` or ``mlpilot.load``."""
+
+    def __init__(
+        self,
+        *,
+        manifest: dict[str, Any],
+        pipeline: FeaturePipeline,
+        members: list[Member],
+        explainer: Member | None,
+        path: Path,
+    ) -> None:
+        self.manifest = manifest
+        self.pipeline = pipeline
+        self.members = members
+        self.explainer = explainer
+        self.path = Path(path)
+        self.notes: list[str] = []  # what the last call noticed about its input (extra columns...)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TabularPredictor:
+        manifest, pipeline, members, explainer = load_run(path)
+        return cls(manifest=manifest, pipeline=pipeline, members=members, explainer=explainer, path=Path(path))
+
+    # ------------------------------------------------------------------------------ describe
+    @property
+    def problem_type(self) -> str:
+        return self.manifest["problem_type"]
+
+    @property
+    def target(self) -> str:
+        return self.manifest["target"]
+
+    @property
+    def classes(self) -> list[Any]:
+        return list(self.manifest["classes"])
+
+    @property
+    def metric(self) -> str:
+        return self.manifest["metric"]
+
+    @property
+    def threshold(self) -> float | None:
+        threshold = self.manifest.get("threshold")
+        return None if threshold is None else float(threshold["value"])
+
+    @property
+    def input_schema(self) -> list[dict[str, Any]]:
+        return self.manifest["input_schema"]
+
+    @property
+    def data_report(self) -> DataReport:
+        return DataReport.from_dict(self.manifest["data_report"])
+
+    def leaderboard(self) -> pd.DataFrame:
+        """Every model tried: validation score, fit time, predict time per 1k rows, status and why."""
+        board = pd.DataFrame(self.manifest["leaderboard"])
+        return board.rename(columns={"score_val": f"score_val ({self.metric})"})
+
+    def __repr__(self) -> str:
+        return (f"TabularPredictor(problem_type={self.problem_type!r}, target={self.target!r}, "
+                f"metric={self.metric!r}, path='{self.path}')")
+
+    # ------------------------------------------------------------------------------ predict
+    def predict_proba(self, data: Any) -> pd.DataFrame:
+        """Class probabilities, one column per class label, same index as ``data``."""
+        if self.problem_type == REGRESSION:
+            raise DataError("predict_proba applies to classification runs; this run is a regression: use predict.")
+        X, index = self._prepare(data)
+        return pd.DataFrame(self._blend(X), columns=self.classes, index=index)
+
+    def predict(self, data: Any) -> pd.Series:
+        """Predicted labels (binary: at the calibrated threshold) or values, same index as ``data``."""
+        X, index = self._prepare(data)
+        raw = self._blend(X)
+        if self.problem_type == REGRESSION:
+            return pd.Series(raw, index=index, name=self.target)
+        labels = np.asarray(self.classes, dtype=object)[self._codes(raw)]
+        return pd.Series(labels, index=index, name=self.target).infer_objects()
+
+    def _codes(self, proba: np.ndarray) -> np.ndarray:
+        if self.problem_type == BINARY and self.threshold is not None:
+            return (proba[:, 1] >= self.threshold).astype(np.int64)
+        return proba.argmax(axis=1)
+
+    def _prepare(self, data: Any) -> tuple[pd.DataFrame, pd.Index]:
+        frame = read_table(data)
+        frame = frame.drop(columns=[self.target], errors="ignore")
+        aligned, self.notes = self.pipeline.check_input(frame)
+        for note in self.notes:
+            log.info(note)
+        return self.pipeline.transform(aligned), frame.index
+
+    def _blend(self, X: pd.DataFrame) -> np.ndarray:
+        total = None
+        for _, models, weight in self.members:
+            pred = np.mean([m.predict(X) for m in models], axis=0) * weight
+            total = pred if total is None else total + pred
+        return total
+
+    # ------------------------------------------------------------------------------ evaluate
+    def evaluate(self, data: Any) -> dict[str, float]:
+        """Every metric of this problem type on labelled ``data`` (rows without a label are dropped)."""
+        frame = read_table(data)
+        if self.target not in frame.columns:
+            raise DataError(f"Column '{self.target}' (the target) is missing: evaluate needs labelled data.")
+        frame = frame[frame[self.target].notna()]
+        if frame.empty:
+            raise DataError(f"Every row has an empty '{self.target}': evaluate needs labelled data.")
+        y = self._encode_labels(frame[self.target])
+        X, _ = self._prepare(frame)
+        raw = self._blend(X)
+        results: dict[str, float] = {}
+        for name in available_metrics(self.problem_type):
+            try:
+                results[name] = get_metric(name)(y, raw)
+            except ValueError:  # e.g. ROC AUC when the data holds one class only
+                continue
+        if self.problem_type == BINARY and self.threshold is not None:
+            results.update(_label_metrics(y, self._codes(raw)))
+        results["n_rows"] = float(len(frame))
+        return results
+
+    def _encode_labels(self, labels: pd.Series) -> np.ndarray:
+        if self.problem_type == REGRESSION:
+            return pd.to_numeric(labels).to_numpy(dtype=np.float64)
+        lookup = {str(c): i for i, c in enumerate(self.classes)}
+        codes = labels.astype(str).map(lookup)
+        unknown = labels[codes.isna()]
+        if len(unknown):
+            raise DataError(
+                f"Column '{self.target}' holds {unknown.iloc[0]!r} (row {unknown.index[0]}), a class the model "
+                f"never saw; known classes: {self.classes}. Remove those rows to evaluate."
+            )
+        return codes.to_numpy(dtype=np.int64)
+
+    # ------------------------------------------------------------------------------ explain
+    def explain(self, data: Any) -> Explanation:
+        """Per-row contributions of each input column, and their global importance."""
+        X, index = self._prepare(data)
+        explainable = [m for m in self.members if m[1][0].can_explain] or (
+            [self.explainer] if self.explainer else []
+        )
+        if not explainable:
+            raise DataError("No model of this run can explain rows; re-run fit with a gradient-boosting family.")
+        codes = self._codes(self._blend(X)) if self.problem_type != REGRESSION else None
+        return explain_rows(
+            explainable, X, source_columns=self.pipeline.source_columns_,
+            input_columns=[c["name"] for c in self.input_schema], index=index, predicted_codes=codes,
+            units=explanation_units(self.problem_type, self.classes),
+        )
+
+    # ------------------------------------------------------------------------------ save
+    def save(self, path: str | Path) -> Path:
+        """Copy the run to ``path`` (atomically: the copy appears complete or not at all)."""
+        target = Path(path).resolve()
+        if target == self.path.resolve():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        try:
+            shutil.copytree(self.path, tmp, dirs_exist_ok=True)
+            if target.exists():
+                raise DataError(f"'{target}' already exists; choose a new folder to save the run to.")
+            tmp.rename(target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+
+def _label_metrics(y: np.ndarray, codes: np.ndarray) -> dict[str, float]:
+    return {
+        "accuracy": float(skm.accuracy_score(y, codes)),
+        "balanced_accuracy": float(skm.balanced_accuracy_score(y, codes)),
+        "f1": float(skm.f1_score(y, codes, zero_division=0)),
+        "precision": float(skm.precision_score(y, codes, zero_division=0)),
+        "recall": float(skm.recall_score(y, codes, zero_division=0)),
+    }

@@ -1,0 +1,131 @@
+"""Writing a finished tabular search to a run directory, and reading it back without unpickling.
+
+Layout (inside the generic run directory of :mod:`mlpilot.engine.artifact`)::
+
+    pipeline/                     feature pipeline (JSON + npz arrays)
+    models/<model>/fold_<i>/      each ensemble member's fold models, in their library's format
+    log.txt                       what the search did, model by model
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from mlpilot.engine.artifact import read_manifest, write_run
+from mlpilot.errors import ArtifactError
+from mlpilot.tasks.tabular.config import TabularConfig
+from mlpilot.tasks.tabular.features import FeaturePipeline
+from mlpilot.tasks.tabular.inference import DataReport
+from mlpilot.tasks.tabular.models import MODEL_FAMILIES, get_model_class
+from mlpilot.tasks.tabular.models.base import TabularModel
+from mlpilot.tasks.tabular.trainer import ENSEMBLE_NAME, CandidateResult, SearchOutcome
+
+KIND = "tabular"
+
+
+def save_outcome(
+    path: str | Path,
+    outcome: SearchOutcome,
+    *,
+    config: TabularConfig,
+    report: DataReport,
+    log_lines: list[str],
+    fit_seconds: float,
+) -> Path:
+    """Write the run atomically; only ensemble members (and the explainer) keep their model files."""
+
+    def build(tmp: Path) -> dict[str, Any]:
+        outcome.pipeline.save(tmp / "pipeline")
+        for result in _saved_results(outcome):
+            for i, model in enumerate(result.bag.models):
+                model.save(tmp / "models" / result.name / f"fold_{i}")
+        (tmp / "log.txt").write_text("\n".join(log_lines) + "\n")
+        return build_manifest(outcome, config=config, report=report, fit_seconds=fit_seconds)
+
+    return write_run(path, build)
+
+
+def build_manifest(
+    outcome: SearchOutcome, *, config: TabularConfig, report: DataReport, fit_seconds: float
+) -> dict[str, Any]:
+    weights = {m.name: float(w) for m, w in zip(outcome.members, outcome.weights, strict=True)}
+    return {
+        "kind": KIND,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "problem_type": outcome.problem_type,
+        "target": config.target,
+        "metric": outcome.metric.name,
+        "metric_greater_is_better": outcome.metric.greater_is_better,
+        "classes": outcome.classes,
+        "threshold": outcome.threshold,
+        "input_schema": outcome.pipeline.input_schema(),
+        "config": config.to_dict(),
+        "validation": outcome.validation,
+        "n_folds": outcome.n_folds,
+        "fit_seconds": round(fit_seconds, 3),
+        "ensemble": {
+            "score_val": outcome.ensemble_score,
+            "members": [_model_entry(m, weights[m.name]) for m in outcome.members],
+        },
+        "explainer": _model_entry(outcome.explainer, 0.0) if outcome.explainer else None,
+        "leaderboard": leaderboard_rows(outcome),
+        "data_report": report.to_dict(),
+    }
+
+
+def leaderboard_rows(outcome: SearchOutcome) -> list[dict[str, Any]]:
+    """Every candidate tried (best first), with the ensemble on top."""
+    ok = sorted((r for r in outcome.results if r.status == "ok"),
+                key=lambda r: outcome.metric.oriented(r.score), reverse=True)
+    rest = [r for r in outcome.results if r.status != "ok"]
+    in_ensemble = {m.name for m in outcome.members}
+    rows = [
+        {
+            "model": ENSEMBLE_NAME,
+            "family": "ensemble",
+            "score_val": outcome.ensemble_score,
+            "fit_time_s": round(sum(m.fit_time for m in outcome.members), 3),
+            "predict_ms_per_1k": round(sum(1000 * (m.predict_seconds_per_1k or 0) for m in outcome.members), 2),
+            "n_folds": outcome.n_folds,
+            "status": "ok",
+            "reason": " + ".join(f"{w:.2f}×{m.name}" for m, w in zip(outcome.members, outcome.weights, strict=True)),
+            "in_ensemble": True,
+        }
+    ]
+    rows += [{**r.row(), "in_ensemble": r.name in in_ensemble} for r in ok + rest]
+    return rows
+
+
+def _saved_results(outcome: SearchOutcome) -> list[CandidateResult]:
+    return outcome.members + ([outcome.explainer] if outcome.explainer else [])
+
+
+def _model_entry(result: CandidateResult, weight: float) -> dict[str, Any]:
+    return {"name": result.name, "family": result.family, "n_folds": len(result.bag.models), "weight": weight}
+
+
+def load_run(path: str | Path, *, n_threads: int = 1) -> tuple[dict[str, Any], FeaturePipeline, list, list | None]:
+    """Verify and load a run: manifest, pipeline, ensemble members and the explainer (if any)."""
+    run = Path(path)
+    manifest = read_manifest(run, kind=KIND)
+    try:
+        pipeline = FeaturePipeline.load(run / "pipeline")
+        members = [_load_entry(run, e, n_threads) for e in manifest["ensemble"]["members"]]
+        explainer = _load_entry(run, manifest["explainer"], n_threads) if manifest.get("explainer") else None
+    except ArtifactError:
+        raise
+    except (KeyError, ValueError, OSError) as exc:
+        raise ArtifactError(f"Run '{run}' could not be loaded ({type(exc).__name__}: {exc}); re-run `fit`.") from exc
+    return manifest, pipeline, members, explainer
+
+
+def _load_entry(run: Path, entry: dict[str, Any], n_threads: int) -> tuple[str, list[TabularModel], float]:
+    family = entry["family"]
+    if family not in MODEL_FAMILIES:
+        raise ArtifactError(f"Run '{run}' uses an unknown model family {family!r}; this mlpilot cannot load it.")
+    cls = get_model_class(family)
+    base = run / "models" / entry["name"]
+    models = [cls.load(base / f"fold_{i}", n_threads=n_threads) for i in range(int(entry["n_folds"]))]
+    return entry["name"], models, float(entry["weight"])

