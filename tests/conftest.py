@@ -3,7 +3,7 @@ import os
 # Keep tests reproducible and light on a 2-core machine.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(scope="session")

@@ -74,3 +74,34 @@ def test_user_errors_exit_non_zero_without_traceback(csv_files, args, message):
 def test_version():
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and "mlpilot" in result.output
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "empty"),
+        ("a,b,churn\n", "no data rows"),
+        ("a,a,churn\n1,2,Yes\n", "a"),
+        ("x,churn\n" + "".join(f"{i},Yes\n" for i in range(30)), "single class"),
+        ("x,churn\n" + "".join(f"{i},\n" for i in range(30)), "churn"),
+        ("x,churn\n" + "".join(f"{'inf' if i == 7 else i},{'Yes' if i % 2 else 'No'}\n" for i in range(30)), "x"),
+    ],
+    ids=["empty-file", "header-only", "duplicate-columns", "single-class", "target-all-missing", "infinity"],
+)
+def test_bad_tables_are_one_clear_sentence(tmp_path, content, message):
+    data = tmp_path / "bad.csv"
+    data.write_text(content)
+    result = runner.invoke(app, ["fit", str(data), "--target", "churn", "--quiet", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1, result.output
+    assert message in result.output.lower()
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_predict_with_missing_columns_names_them(fitted, csv_files, tmp_path):
+    run, _ = fitted
+    frame = pd.read_csv(csv_files / "new.csv").drop(columns=["tenure", "contract"])
+    frame.to_csv(tmp_path / "partial.csv", index=False)
+    result = runner.invoke(app, ["predict", str(run), str(tmp_path / "partial.csv")])
+    assert result.exit_code == 1
+    assert "tenure" in result.output and "contract" in result.output

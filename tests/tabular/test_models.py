@@ -286,3 +286,16 @@ def test_neural_net_without_torch_is_unavailable(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(sys.modules, "torch", None)  # makes ``import torch`` raise ImportError
     with pytest.raises(ModelUnavailable):
         get_model_class("neural_net")(problem_type=BINARY, n_classes=2)
+
+
+@pytest.mark.parametrize("key", list(MODEL_FAMILIES))
+def test_class_absent_from_training_still_gets_a_column(key: str, tmp_path: Path) -> None:
+    y = np.minimum(TRAIN_Y[MULTICLASS], 1)  # class 2 of 3 never seen, as can happen in a small fold
+    model = new_model(key, MULTICLASS).fit(TRAIN, y)
+    pred = model.predict(TEST)
+    assert pred.shape == (len(TEST), 3)
+    np.testing.assert_allclose(pred.sum(axis=1), 1.0, atol=1e-6)
+    model.save(tmp_path)
+    np.testing.assert_array_equal(get_model_class(key).load(tmp_path).predict(TEST), pred)
+    if model.can_explain:
+        assert model.contributions(TEST[:3]).shape == (3, 3, TEST.shape[1] + 1)

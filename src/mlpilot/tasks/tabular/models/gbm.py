@@ -29,7 +29,7 @@ def threads_for(X: pd.DataFrame, n_threads: int) -> int:
     return 1 if X.shape[0] * max(X.shape[1], 1) < _SMALL_DATA_CELLS else max(1, n_threads)
 
 
-def early_stopping_patience(learning_rate: float, override: int | None) -> int:
+def early_stopping_patience(learning_rate: float, *, override: int | None) -> int:
     """Rounds without improvement before stopping: 50 at lr 0.05, more for slower learners."""
     if override is not None:
         return int(override)
@@ -162,7 +162,7 @@ class LightGBMModel(_GBMBase):
         params = self._library_params(p, n_threads=threads_for(X, self.n_threads))
         train = lgb.Dataset(X, label=y, params=params, free_raw_data=True)
         valid = [] if X_val is None else [lgb.Dataset(self._aligned(X_val), label=y_val, reference=train)]
-        patience = early_stopping_patience(p["learning_rate"], p["early_stopping_rounds"]) if valid else None
+        patience = early_stopping_patience(p["learning_rate"], override=p["early_stopping_rounds"]) if valid else None
         stopper = _LightGBMStopper(deadline=deadline, patience=patience)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # LightGBM warns about pandas categories it handles fine
@@ -276,7 +276,7 @@ class XGBoostModel(_GBMBase):
         self._remember_columns(X)
         dtrain = self._matrix(X, y)
         evals = [] if X_val is None else [(self._matrix(X_val, y_val), "val")]
-        patience = early_stopping_patience(p["learning_rate"], p["early_stopping_rounds"]) if evals else None
+        patience = early_stopping_patience(p["learning_rate"], override=p["early_stopping_rounds"]) if evals else None
         callbacks = [] if deadline is None else [_xgb_deadline_callback(deadline)]
         booster = xgb.train(
             self._library_params(p, n_threads=threads_for(X, self.n_threads)),
@@ -378,7 +378,9 @@ class CatBoostModel(_GBMBase):
             use_best_model=validated,
         )
         if validated:
-            params["early_stopping_rounds"] = early_stopping_patience(p["learning_rate"], p["early_stopping_rounds"])
+            params["early_stopping_rounds"] = early_stopping_patience(
+                p["learning_rate"], override=p["early_stopping_rounds"]
+            )
         if self.problem_type == REGRESSION:
             return CatBoostRegressor(loss_function="RMSE", **params)
         loss = "MultiClass" if self.problem_type == MULTICLASS else "Logloss"

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mlpilot.tasks.tabular.models.base import REGRESSION, ModelUnavailable, TabularModel, time_left
+from mlpilot.tasks.tabular.models.gbm import threads_for
 
 _MB = 1 << 20
 _PREDICT_CHUNK = 8192
@@ -204,7 +205,7 @@ class TorchMLPModel(TabularModel):
     ) -> None:
         torch = _torch()
         p = self.resolve_params(self.params)
-        torch.set_num_threads(self.n_threads)
+        torch.set_num_threads(threads_for(X, self.n_threads))  # spinning threads only slow small data
         torch.manual_seed(self.seed)
         self.prep_ = _Preprocessor.fit(X, scaling=p["scaling"], n_quantiles=int(p["n_quantiles"]))
         if self.problem_type == REGRESSION:
@@ -299,7 +300,7 @@ class TorchMLPModel(TabularModel):
     # --------------------------------------------------------------------------- prediction
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
         torch = _torch()
-        torch.set_num_threads(self.n_threads)
+        torch.set_num_threads(threads_for(X, self.n_threads))
         numeric, categorical = self.prep_.transform(X)
         self.net_.eval()
         with torch.no_grad():
