@@ -29,6 +29,58 @@ from mlpilot.errors import ArtifactError
 MANIFEST = "manifest.json"
 
 
+class RunWriter:
+    """Builds a run in a hidden sibling folder of ``path``; :meth:`commit` moves it into place.
+
+    Parts can be written and checksummed while the search runs (:meth:`record`), so the cost of
+    saving large models is paid inside the time budget rather than after it; parts that end up
+    unused are dropped with :meth:`discard`. Used as a context manager, an exception removes the
+    unfinished folder.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.target = Path(path).resolve()
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.root = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-", dir=self.target.parent))
+        self._files: dict[str, str] = {}
+        self._done = False
+
+    def record(self, part: str | Path) -> None:
+        """Checksum every file under ``root/part`` now (it must not change afterwards)."""
+        base = self.root / part
+        for file in sorted(p for p in base.rglob("*") if p.is_file()):
+            self._files[file.relative_to(self.root).as_posix()] = _sha256(file)
+
+    def discard(self, part: str | Path) -> None:
+        """Remove ``root/part`` and forget its checksums."""
+        prefix = Path(part).as_posix().rstrip("/") + "/"
+        self._files = {k: v for k, v in self._files.items() if not k.startswith(prefix)}
+        shutil.rmtree(self.root / part, ignore_errors=True)
+
+    def commit(self, manifest: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+        """Add versions and checksums to ``manifest``, write it, and move the run into place."""
+        files = dict(self._files)
+        for rel in _relative_files(self.root):
+            if rel != MANIFEST and rel not in files:
+                files[rel] = _sha256(self.root / rel)
+        manifest = {**manifest, "mlpilot_version": __version__, "format_version": RUN_FORMAT_VERSION,
+                    "files": dict(sorted(files.items()))}
+        (self.root / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default))
+        _replace(self.root, self.target)
+        self._done = True
+        return self.target, manifest
+
+    def abort(self) -> None:
+        if not self._done:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.abort()
+
+
 def write_run(path: str | Path, build: Callable[[Path], dict[str, Any]]) -> Path:
     """Build a run with ``build(tmp_dir) -> manifest`` and move it to ``path`` atomically.
 
@@ -36,19 +88,8 @@ def write_run(path: str | Path, build: Callable[[Path], dict[str, Any]]) -> Path
     and versions are added here. An existing run at ``path`` is replaced only once the new one is
     complete.
     """
-    target = Path(path).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        manifest = dict(build(tmp))
-        manifest["mlpilot_version"] = __version__
-        manifest["format_version"] = RUN_FORMAT_VERSION
-        manifest["files"] = _checksums(tmp)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default))
-        _replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with RunWriter(path) as writer:
+        target, _ = writer.commit(build(writer.root))
     return target
 
 
@@ -109,10 +150,6 @@ def _verify_files(files: Any, run: Path) -> None:
 
 def _relative_files(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-
-
-def _checksums(root: Path) -> dict[str, str]:
-    return {rel: _sha256(root / rel) for rel in _relative_files(root) if rel != MANIFEST}
 
 
 def _sha256(file: Path) -> str:

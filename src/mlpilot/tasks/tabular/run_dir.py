@@ -13,7 +13,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from mlpilot.engine.artifact import read_manifest, write_run
+from mlpilot.engine.artifact import RunWriter, read_manifest
 from mlpilot.errors import ArtifactError
 from mlpilot.tasks.tabular.config import TabularConfig
 from mlpilot.tasks.tabular.features import FeaturePipeline
@@ -25,26 +25,32 @@ from mlpilot.tasks.tabular.trainer import ENSEMBLE_NAME, CandidateResult, Search
 KIND = "tabular"
 
 
-def save_outcome(
-    path: str | Path,
+def save_candidate(writer: RunWriter, result: CandidateResult) -> None:
+    """Save a finished candidate's fold models into the run being built, and checksum them now."""
+    part = f"models/{result.name}"
+    for i, model in enumerate(result.bag.models):
+        model.save(writer.root / part / f"fold_{i}")
+    writer.record(part)
+
+
+def finish_run(
+    writer: RunWriter,
     outcome: SearchOutcome,
     *,
     config: TabularConfig,
     report: DataReport,
     log_lines: list[str],
     fit_seconds: float,
-) -> Path:
-    """Write the run atomically; only ensemble members (and the explainer) keep their model files."""
-
-    def build(tmp: Path) -> dict[str, Any]:
-        outcome.pipeline.save(tmp / "pipeline")
-        for result in _saved_results(outcome):
-            for i, model in enumerate(result.bag.models):
-                model.save(tmp / "models" / result.name / f"fold_{i}")
-        (tmp / "log.txt").write_text("\n".join(log_lines) + "\n")
-        return build_manifest(outcome, config=config, report=report, fit_seconds=fit_seconds)
-
-    return write_run(path, build)
+) -> tuple[Path, dict[str, Any]]:
+    """Keep only the ensemble members' (and the explainer's) model files, then commit the run."""
+    kept = {r.name for r in _saved_results(outcome)}
+    for result in outcome.results:
+        if result.status == "ok" and result.name not in kept:
+            writer.discard(f"models/{result.name}")
+    outcome.pipeline.save(writer.root / "pipeline")
+    (writer.root / "log.txt").write_text("\n".join(log_lines) + "\n")
+    manifest = build_manifest(outcome, config=config, report=report, fit_seconds=fit_seconds)
+    return writer.commit(manifest)
 
 
 def build_manifest(

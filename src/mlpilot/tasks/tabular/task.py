@@ -7,13 +7,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from mlpilot.engine.artifact import RunWriter
 from mlpilot.engine.budget import Budget
 from mlpilot.engine.progress import ProgressCallback, ProgressEvent, no_progress
 from mlpilot.tasks.tabular.config import TabularConfig
 from mlpilot.tasks.tabular.inference import prepare_training_data
 from mlpilot.tasks.tabular.io import read_table
 from mlpilot.tasks.tabular.predictor import TabularPredictor
-from mlpilot.tasks.tabular.run_dir import save_outcome
+from mlpilot.tasks.tabular.run_dir import finish_run, save_candidate
 from mlpilot.tasks.tabular.trainer import run_search
 
 log = logging.getLogger("mlpilot")
@@ -35,7 +36,11 @@ def fit_tabular(
     path: str | Path | None = None,
     progress: ProgressCallback = no_progress,
 ) -> TabularPredictor:
-    """Validate the data, run the time-boxed search, save the run and return it loaded."""
+    """Validate the data, run the time-boxed search, save the run and return its predictor.
+
+    Candidates are saved as they finish (inside the budget); the returned predictor holds the
+    fitted models already in memory, identical to what `load` reads back.
+    """
     budget = Budget(config.time_limit, reserve=reserve_seconds(config.time_limit))
     frame = read_table(data)
     training = prepare_training_data(frame, target=config.target, problem_type=config.problem_type)
@@ -48,14 +53,18 @@ def fit_tabular(
         progress(event)
 
     record(ProgressEvent("start", budget.elapsed(), None, message=f"{training.problem_type}, {len(frame)} rows"))
-    outcome = run_search(training, config, budget=budget, progress=record)
-    run_path = Path(path) if path is not None else default_run_path()
-    saved = save_outcome(run_path, outcome, config=config, report=training.report,
-                         log_lines=log_lines, fit_seconds=budget.elapsed())
-    predictor = TabularPredictor.load(saved)
+    with RunWriter(path if path is not None else default_run_path()) as writer:
+        outcome = run_search(training, config, budget=budget, progress=record,
+                             on_candidate=lambda result: save_candidate(writer, result))
+        saved, manifest = finish_run(writer, outcome, config=config, report=training.report,
+                                     log_lines=log_lines, fit_seconds=budget.elapsed())
     progress(ProgressEvent("done", budget.elapsed(), None, score=outcome.ensemble_score,
                            best_score=outcome.ensemble_score, message=str(saved)))
-    return predictor
+    return TabularPredictor(
+        manifest=manifest, pipeline=outcome.pipeline, path=saved,
+        members=[(m.name, m.bag.models, float(w)) for m, w in zip(outcome.members, outcome.weights, strict=True)],
+        explainer=(outcome.explainer.name, outcome.explainer.bag.models, 0.0) if outcome.explainer else None,
+    )
 
 
 def _log_line(event: ProgressEvent) -> str:

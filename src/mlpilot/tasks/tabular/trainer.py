@@ -11,6 +11,7 @@ import logging
 import math
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,8 +102,12 @@ def run_search(
     *,
     budget: Budget,
     progress: ProgressCallback = no_progress,
+    on_candidate: Callable[[CandidateResult], None] = lambda result: None,
 ) -> SearchOutcome:
-    """Run the time-boxed search over the portfolio and build the ensemble."""
+    """Run the time-boxed search over the portfolio and build the ensemble.
+
+    ``on_candidate`` is called with each candidate that finishes (e.g. to save it while the budget runs).
+    """
     problem_type = training.problem_type
     metric = get_metric(config.metric, problem_type) if config.metric else default_metric(problem_type)
     y, classes = encode_target(training.y, problem_type)
@@ -116,7 +121,7 @@ def run_search(
         splits = kfold_splits(y, n_folds=n_folds, stratified=stratified, seed=config.seed)
     candidates = select_candidates(problem_type, config)
     results = _search(candidates, X, y, splits, config=config, metric=metric, budget=budget,
-                      progress=progress, n_classes=len(classes))
+                      progress=progress, n_classes=len(classes), on_candidate=on_candidate)
     members, weights, ensemble_score = _ensemble(results, y, metric)
     proba = _member_blend(members, weights)
     covered = ~np.isnan(proba).reshape(len(y), -1).any(axis=1)
@@ -160,6 +165,7 @@ def _search(
     budget: Budget,
     progress: ProgressCallback,
     n_classes: int,
+    on_candidate: Callable[[CandidateResult], None],
 ) -> list[CandidateResult]:
     results: list[CandidateResult] = []
     best: float | None = None
@@ -177,8 +183,10 @@ def _search(
         share = budget.share(n_left=len(candidates) - i)
         _fit_candidate(result, cand, X, y, splits, config=config, metric=metric, budget=budget,
                        share=share, n_classes=n_classes)
-        if result.status == "ok" and (best is None or metric.is_better(result.score, best)):
-            best = result.score
+        if result.status == "ok":
+            on_candidate(result)
+            if best is None or metric.is_better(result.score, best):
+                best = result.score
         kind = "model_done" if result.status == "ok" else "model_skipped"
         progress(ProgressEvent(kind, budget.elapsed(), _remaining(budget), model=cand.name,
                                score=result.score, best_score=best, message=result.reason,

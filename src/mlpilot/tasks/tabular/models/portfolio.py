@@ -33,8 +33,10 @@ _PORTFOLIO: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ),
     ("CatBoost", "catboost", {"learning_rate": 0.08, "depth": 6, "l2_leaf_reg": 3.0}),
     ("XGBoost", "xgboost", {"learning_rate": 0.05, "max_depth": 6, "colsample_bytree": 0.8, "min_child_weight": 1.0}),
-    ("ExtraTrees", "extra_trees", {"n_estimators": 300, "min_samples_leaf": 1}),
-    ("RandomForest", "random_forest", {"n_estimators": 300, "min_samples_leaf": 1}),
+    # Leaf caps (as AutoGluon's forests) bound model size on large tables: uncapped trees grow one
+    # leaf per row, and the saved bag of a 40k-row regression forest passes a gigabyte.
+    ("ExtraTrees", "extra_trees", {"n_estimators": 300, "min_samples_leaf": 1, "max_leaf_nodes": 15000}),
+    ("RandomForest", "random_forest", {"n_estimators": 300, "min_samples_leaf": 1, "max_leaf_nodes": 15000}),
     ("Linear", "linear", {"C": 1.0, "alpha": 1.0}),
     (
         "LightGBM_Large",
