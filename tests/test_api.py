@@ -133,3 +133,24 @@ def test_sklearn_wrappers(churn_split, tmp_path, monkeypatch):
     assert clf.predict_proba(test.drop(columns=["churn"])).shape == (len(test), 2)
     assert clf.score(test.drop(columns=["churn"]), test["churn"]) > 0.7
     assert (tmp_path / "mlpilot_runs").is_dir()
+
+
+def test_model_that_would_not_fit_in_memory_is_skipped_with_reason(churn_split, tmp_path, monkeypatch):
+    from mlpilot.tasks.tabular.models.gbm import LightGBMModel
+
+    monkeypatch.setattr(LightGBMModel, "estimate_memory", classmethod(lambda cls, n, m, p: 10**15))
+    train, _ = churn_split
+    model = mlpilot.fit(train, target="churn", families=["lightgbm", "linear"], max_models=3, n_folds=2,
+                        path=tmp_path / "mem")
+    board = model.leaderboard().set_index("model")
+    assert board.loc["LightGBM", "status"] == "skipped"
+    assert "memory" in board.loc["LightGBM", "reason"]
+    assert board.loc["Linear", "status"] == "ok"
+
+
+def test_holdout_validation_when_asked(churn_split, tmp_path):
+    train, test = churn_split
+    model = mlpilot.fit(train, target="churn", families=["lightgbm"], n_folds=1, path=tmp_path / "holdout")
+    assert model.manifest["validation"].startswith("holdout")
+    assert model.leaderboard().iloc[1]["n_folds"] == 1
+    assert model.evaluate(test)["roc_auc"] > 0.75

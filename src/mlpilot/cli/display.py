@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -33,6 +34,8 @@ class FitProgress:
         total = time_limit if time_limit else 1.0
         self.task_id = self.bar.add_task("training", total=total, status="reading data")
         self.finished: list[tuple[str, str]] = []
+        self.started = time.perf_counter()
+        self.done = False
 
     def __call__(self, event: ProgressEvent) -> None:
         if event.kind in ("model_done", "model_skipped"):
@@ -41,7 +44,7 @@ class FitProgress:
         status = self._status(event)
         completed = event.elapsed if self.time_limit else event.n_done / max(event.n_total, 1)
         if event.kind == "done":
-            completed = self.bar.tasks[0].total
+            completed, self.done = self.bar.tasks[0].total, True
         self.bar.update(self.task_id, completed=completed, status=status)
 
     def _status(self, event: ProgressEvent) -> str:
@@ -61,6 +64,10 @@ class FitProgress:
         return " · ".join(parts)
 
     def renderable(self) -> Group:
+        """Called at every refresh, so a time-limited bar advances while a model is fitting."""
+        if self.time_limit and not self.done:
+            elapsed = min(time.perf_counter() - self.started, self.time_limit)
+            self.bar.update(self.task_id, completed=elapsed)
         return Group(self.bar)
 
 
@@ -71,7 +78,7 @@ def live_progress(*, time_limit: float | None, metric: str | None, enabled: bool
         yield lambda event: None
         return
     view = FitProgress(time_limit=time_limit, metric=metric)
-    with Live(view.renderable(), console=err_console, refresh_per_second=4, transient=False):
+    with Live(get_renderable=view.renderable, console=err_console, refresh_per_second=4, transient=False):
         yield view
 
 

@@ -120,8 +120,8 @@ def run_search(
     else:
         splits = kfold_splits(y, n_folds=n_folds, stratified=stratified, seed=config.seed)
     candidates = select_candidates(problem_type, config)
-    results = _search(candidates, X, y, splits, config=config, metric=metric, budget=budget,
-                      progress=progress, n_classes=len(classes), on_candidate=on_candidate)
+    results = _search(candidates, X, y, splits, config=config, metric=metric, budget=budget, progress=progress,
+                      problem_type=problem_type, n_classes=len(classes), on_candidate=on_candidate)
     members, weights, ensemble_score = _ensemble(results, y, metric)
     proba = _member_blend(members, weights)
     covered = ~np.isnan(proba).reshape(len(y), -1).any(axis=1)
@@ -164,6 +164,7 @@ def _search(
     metric: Metric,
     budget: Budget,
     progress: ProgressCallback,
+    problem_type: str,
     n_classes: int,
     on_candidate: Callable[[CandidateResult], None],
 ) -> list[CandidateResult]:
@@ -182,7 +183,7 @@ def _search(
                                best_score=best, n_done=i, n_total=len(candidates)))
         share = budget.share(n_left=len(candidates) - i)
         _fit_candidate(result, cand, X, y, splits, config=config, metric=metric, budget=budget,
-                       share=share, n_classes=n_classes)
+                       share=share, problem_type=problem_type, n_classes=n_classes)
         if result.status == "ok":
             on_candidate(result)
             if best is None or metric.is_better(result.score, best):
@@ -200,7 +201,7 @@ def _search(
 
 def _skip_reason(cand: Candidate, X: pd.DataFrame, budget: Budget) -> str:
     if budget.limited and budget.remaining() < 1.0:
-        return "time budget used up before this model could start"
+        return "no time left in the budget"
     cls = get_model_class(cand.family)
     need = cls.estimate_memory(len(X), X.shape[1], cand.params)
     if not memory_allows(need):
@@ -219,10 +220,10 @@ def _fit_candidate(
     metric: Metric,
     budget: Budget,
     share: float,
+    problem_type: str,
     n_classes: int,
 ) -> None:
     cls = get_model_class(cand.family)
-    problem_type = "regression" if n_classes == 0 else ("binary" if n_classes == 2 else "multiclass")
 
     def make_model() -> TabularModel:
         return cls(problem_type=problem_type, n_classes=n_classes, params=cand.params,
