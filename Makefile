@@ -1,0 +1,20 @@
+# Benchmarks are never part of CI: they take tens of minutes on a 2-core machine.
+BUDGET ?= 60
+RESULTS ?= benchmarks/results/$(BUDGET)s.jsonl
+
+.PHONY: test bench bench-anchors-setup bench-report
+
+test:
+	.venv/bin/python -m pytest -q
+
+bench-anchors-setup:
+	bash benchmarks/setup_anchors.sh
+
+bench: ## mlpilot, FLAML and AutoGluon side by side on the public suite, then the report
+	.venv/bin/python benchmarks/run.py --systems mlpilot --time-limit $(BUDGET) --out $(RESULTS)
+	.venv-anchors/bin/python benchmarks/run.py --systems flaml autogluon_best autogluon_medium \
+		--time-limit $(BUDGET) --out $(RESULTS)
+	$(MAKE) bench-report
+
+bench-report:
+	.venv/bin/python benchmarks/report.py benchmarks/results/*.jsonl --out docs/benchmarks.md
