@@ -154,3 +154,13 @@ def test_holdout_validation_when_asked(churn_split, tmp_path):
     assert model.manifest["validation"].startswith("holdout")
     assert model.leaderboard().iloc[1]["n_folds"] == 1
     assert model.evaluate(test)["roc_auc"] > 0.75
+
+
+def test_repeated_bagging_adds_fold_models_to_members(churn_split, tmp_path):
+    train, test = churn_split
+    model = mlpilot.fit(train, target="churn", families=["lightgbm", "linear"], n_folds=3, bag_sets=2,
+                        path=tmp_path / "rebag")
+    assert all(len(models) == 6 for _, models, _ in model.members)
+    assert "2 bag sets" in model.manifest["validation"]
+    reloaded = mlpilot.load(model.path)
+    pd.testing.assert_frame_equal(reloaded.predict_proba(test), model.predict_proba(test))

@@ -26,10 +26,11 @@ KIND = "tabular"
 
 
 def save_candidate(writer: RunWriter, result: CandidateResult) -> None:
-    """Save a finished candidate's fold models into the run being built, and checksum them now."""
+    """Save a candidate's fold models not saved yet into the run being built, and checksum them now."""
     part = f"models/{result.name}"
     for i, model in enumerate(result.bag.models):
-        model.save(writer.root / part / f"fold_{i}")
+        if not (writer.root / part / f"fold_{i}").exists():
+            model.save(writer.root / part / f"fold_{i}")
     writer.record(part)
 
 

@@ -31,6 +31,7 @@ from mlpilot.tasks.tabular.inference import TrainingData
 from mlpilot.tasks.tabular.models import MODEL_FAMILIES, get_model_class
 from mlpilot.tasks.tabular.models.base import BINARY, REGRESSION, ModelUnavailable, TabularModel
 from mlpilot.tasks.tabular.models.portfolio import Candidate, default_portfolio
+from mlpilot.tasks.tabular.repeat import repeat_bagging
 from mlpilot.tasks.tabular.threshold import calibrate_threshold
 
 log = logging.getLogger("mlpilot")
@@ -115,14 +116,22 @@ def run_search(
     X = pipeline.transform(training.X)
     n_folds = choose_n_folds(n_rows=len(X), time_limit=config.time_limit, requested=config.n_folds)
     stratified = problem_type != REGRESSION
-    if n_folds == 1:
-        splits = holdout_split(y, fraction=0.2, stratified=stratified, seed=config.seed)
-    else:
-        splits = kfold_splits(y, n_folds=n_folds, stratified=stratified, seed=config.seed)
+
+    def make_splits(seed: int) -> list:
+        if n_folds == 1:
+            return holdout_split(y, fraction=0.2, stratified=stratified, seed=seed)
+        return kfold_splits(y, n_folds=n_folds, stratified=stratified, seed=seed)
+
+    splits = make_splits(config.seed)
     candidates = select_candidates(problem_type, config)
     results = _search(candidates, X, y, splits, config=config, metric=metric, budget=budget, progress=progress,
                       problem_type=problem_type, n_classes=len(classes), on_candidate=on_candidate)
     members, weights, ensemble_score = _ensemble(results, y, metric)
+    if len(splits) > 1 and repeat_bagging(
+        members, X, y, make_splits=make_splits, config=config, problem_type=problem_type,
+        n_classes=len(classes), metric=metric, budget=budget, progress=progress, on_candidate=on_candidate,
+    ):
+        members, weights, ensemble_score = _ensemble(results, y, metric)
     proba = _member_blend(members, weights)
     covered = ~np.isnan(proba).reshape(len(y), -1).any(axis=1)
     threshold = None
@@ -134,7 +143,7 @@ def run_search(
         problem_type=problem_type, metric=metric, classes=classes, pipeline=pipeline, results=results,
         members=members, weights=weights, ensemble_score=ensemble_score, threshold=threshold,
         explainer=_pick_explainer(results, members, metric), n_folds=len(splits),
-        validation="holdout (20%)" if len(splits) == 1 else f"{len(splits)}-fold bagging",
+        validation="holdout (20%)" if len(splits) == 1 else _bagging_description(len(splits), members),
     )
 
 
@@ -276,6 +285,11 @@ def _pick_explainer(
         return None
     explainable = [r for r in results if r.status == "ok" and get_model_class(r.family).can_explain]
     return max(explainable, key=lambda r: metric.oriented(r.score)) if explainable else None
+
+
+def _bagging_description(n_folds: int, members: list[CandidateResult]) -> str:
+    sets = max(len(m.bag.models) for m in members) // n_folds
+    return f"{n_folds}-fold bagging" + (f", up to {sets} bag sets" if sets > 1 else "")
 
 
 def _remaining(budget: Budget) -> float | None:

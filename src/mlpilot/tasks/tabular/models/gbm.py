@@ -288,7 +288,9 @@ class XGBoostModel(_GBMBase):
             verbose_eval=False,
         )
         total = booster.num_boosted_rounds()
-        best = booster.best_iteration + 1 if evals else total
+        # best_iteration is unset when the deadline stops training before early stopping records one.
+        best_iteration = booster.attr("best_iteration") if evals else None
+        best = int(best_iteration) + 1 if best_iteration is not None else total
         self.booster_ = booster[:best] if best < total else booster
         self.n_iterations_ = int(best)
 

@@ -1,0 +1,76 @@
+"""Repeated bagging: spend time left after the portfolio on new fold splits of the ensemble members.
+
+Each extra bag set refits a member on a fresh k-fold split (and seed). Its out-of-fold predictions
+are averaged with the earlier sets', which lowers their variance, and its fold models join the
+member, so test predictions average more models. This is AutoGluon's ``num_bag_sets``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import numpy as np
+import pandas as pd
+
+from mlpilot.engine.budget import Budget
+from mlpilot.engine.metrics import Metric
+from mlpilot.engine.oof import fit_bagged
+from mlpilot.engine.progress import ProgressCallback, ProgressEvent
+from mlpilot.engine.splits import Split
+from mlpilot.tasks.tabular.config import TabularConfig
+from mlpilot.tasks.tabular.models import get_model_class
+from mlpilot.tasks.tabular.models.base import TabularModel
+
+# A set is started only when the member's last set took at most this share of the time left.
+_SAFETY = 1.5
+
+
+def max_bag_sets(config: TabularConfig) -> int:
+    """Bag sets per member: the config's, else up to 3 when a time limit leaves room, else 1."""
+    if config.bag_sets is not None:
+        return config.bag_sets
+    return 3 if config.time_limit is not None else 1
+
+
+def repeat_bagging(
+    members: list,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    make_splits: Callable[[int], list[Split]],
+    config: TabularConfig,
+    problem_type: str,
+    n_classes: int,
+    metric: Metric,
+    budget: Budget,
+    progress: ProgressCallback,
+    on_candidate: Callable[[object], None],
+) -> int:
+    """Add bag sets to ``members`` (best first) while time allows; returns the number of sets added."""
+    added = 0
+    for set_index in range(1, max_bag_sets(config)):
+        splits = make_splits(config.seed + set_index)
+        for result in members:
+            last_set_time = result.fit_time / set_index
+            if budget.remaining() < _SAFETY * last_set_time:
+                return added
+            make_model: Callable[[], TabularModel] = partial(
+                get_model_class(result.family), problem_type=problem_type, n_classes=n_classes,
+                params=result.params, seed=config.seed + set_index, n_threads=config.threads,
+            )
+            bag = fit_bagged(make_model, X, y, splits, time_share=_SAFETY * last_set_time, budget=budget)
+            if not bag.complete:
+                return added
+            result.bag.oof = (result.bag.oof * set_index + bag.oof) / (set_index + 1)
+            result.bag.models.extend(bag.models)
+            result.bag.predict_seconds_per_1k += bag.predict_seconds_per_1k
+            result.fit_time += bag.fit_time
+            result.n_folds += bag.n_folds_done
+            result.score = metric(y, result.bag.oof)
+            on_candidate(result)
+            added += 1
+            progress(ProgressEvent("model_done", budget.elapsed(), max(budget.remaining_total(), 0.0),
+                                   model=result.name, score=result.score,
+                                   message=f"bag set {set_index + 1}"))
+    return added
