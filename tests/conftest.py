@@ -28,3 +28,14 @@ def churn_run(churn_split, tmp_path_factory):
     train, _ = churn_split
     path = tmp_path_factory.mktemp("runs") / "churn"
     return mlpilot.fit(train, target="churn", families=["lightgbm", "linear"], n_folds=3, path=path, seed=0)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny torch models run fastest on one thread; two threads spin against other processes on a shared box."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -37,8 +37,9 @@ def test_tasks_import_only_engine_and_their_own_package(path):
         assert not module.startswith(("mlpilot.api", "mlpilot.cli")), f"{path.name} imports {module}"
 
 
-@pytest.mark.parametrize("path", _files("cli"), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", _files("cli") + _files("serve"), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_interfaces_do_not_reach_past_api(path):
-    allowed = ("mlpilot.api", "mlpilot.errors", "mlpilot._version", "mlpilot.cli")
+    own = "mlpilot." + path.relative_to(SRC).parts[0]
+    allowed = ("mlpilot.api", "mlpilot.errors", "mlpilot._version", own)
     bad = {m for m in _imports(path) if m != "mlpilot" and not m.startswith(allowed)}
     assert not bad, f"{path.name} imports {bad}"

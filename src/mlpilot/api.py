@@ -7,11 +7,14 @@ It only turns arguments into the task's config dataclass and forwards; the work 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlpilot.engine.artifact import read_manifest
 from mlpilot.engine.progress import ProgressCallback, ProgressEvent, no_progress
 from mlpilot.errors import ArtifactError
+from mlpilot.tasks import mri as mri  # MRI reconstruction facade (issue 6); torch is imported lazily
+from mlpilot.tasks.gpt.config import GPTTrainConfig, SamplingConfig  # GPT (issue 7): torch-free configs
+from mlpilot.tasks.tabular.card import render_model_card as render_model_card  # re-export for interfaces
 from mlpilot.tasks.tabular.config import TabularConfig, resolve_config
 from mlpilot.tasks.tabular.predictor import TabularPredictor
 from mlpilot.tasks.tabular.task import fit_tabular
@@ -34,6 +37,7 @@ def fit(
     n_folds: int | None = None,
     families: list[str] | tuple[str, ...] | None = None,
     n_threads: int | None = None,
+    bag_sets: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> TabularPredictor:
     """Train, validate and ensemble models that predict ``target``, within ``time_limit`` seconds.
@@ -47,9 +51,11 @@ def fit(
     config = TabularConfig(
         target=target, time_limit=time_limit, metric=metric, problem_type=task, seed=seed, preset=preset,
         max_models=max_models, n_folds=n_folds, families=tuple(families) if families else None,
-        n_threads=n_threads,
+        n_threads=n_threads, bag_sets=1 if bag_sets is None else bag_sets,
     )
     explicit = {name for name in ("n_folds", "families", "max_models") if getattr(config, name) is not None}
+    if bag_sets is not None:
+        explicit.add("bag_sets")
     config = resolve_config(config, explicit=explicit)
     return fit_tabular(data, config, path=path, progress=progress or no_progress)
 
@@ -60,4 +66,40 @@ def load(path: str | Path) -> TabularPredictor:
     kind = manifest.get("kind")
     if kind == "tabular":
         return TabularPredictor.load(path)
+    if kind == "mri":
+        return mri.load(path)
+    if kind == "gpt":
+        return load_gpt(path)
     raise ArtifactError(f"Run '{path}' holds a {kind!r} model, which this mlpilot cannot load.")
+
+
+# ------------------------------------------------------------------------------ GPT (issue 7)
+__all__ += ["GPTTrainConfig", "SamplingConfig", "load_gpt", "train_gpt"]
+if TYPE_CHECKING:
+    from mlpilot.tasks.gpt.run import GPTRun
+
+
+def train_gpt(
+    corpus: str | Path | None = None,
+    *,
+    out: str | Path = "runs/gpt",
+    config: GPTTrainConfig | None = None,
+    progress: ProgressCallback | None = None,
+) -> GPTRun:
+    """Pretrain a GPT on ``corpus`` (a text file, a folder of .txt files, or None for the KJV Bible).
+
+    ``config`` holds the budget, tokenizer, sizes and seed (``GPTTrainConfig(time_limit=120)``);
+    returns the saved run as a ``GPTRun``, ready to ``generate``, ``evaluate`` and ``detect``.
+    """
+    from mlpilot.tasks.gpt.train import train
+
+    path = train(corpus, config or GPTTrainConfig(), out=out, progress=progress or no_progress)
+    return load_gpt(path)
+
+
+def load_gpt(path: str | Path) -> GPTRun:
+    """Load a GPT run (checksums verified first; weights from safetensors, never unpickled)."""
+    from mlpilot.tasks.gpt.run import GPTRun
+
+    return GPTRun.load(path)
+

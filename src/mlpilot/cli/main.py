@@ -6,19 +6,17 @@ traceback instead.
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
 from mlpilot import api
 from mlpilot._version import __version__
+from mlpilot.cli import deploy_cmd, gpt_cmd, mri_cmd, serve_cmd
 from mlpilot.cli.display import console, err_console, live_progress, print_leaderboard, report_lines
-from mlpilot.errors import MlpilotError
+from mlpilot.cli.errors import _state, user_errors
 
 app = typer.Typer(
     name="mlpilot",
@@ -27,29 +25,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-_state = {"debug": False}
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def user_errors(func: F) -> F:
-    """Turn mlpilot's user-facing errors into one line on stderr and a non-zero exit."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except MlpilotError as exc:
-            if _state["debug"]:
-                raise
-            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            err_console.print("Interrupted.")
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
 def _version(value: bool) -> None:
     if value:
         console.print(f"mlpilot {__version__}")
@@ -95,24 +70,18 @@ def predict(
     run_dir: Annotated[Path, typer.Argument(help="A run directory saved by `mlpilot fit`.")],
     data: Annotated[str, typer.Argument(help="Table to score: CSV, TSV or Parquet file.")],
     out: Annotated[Path | None, typer.Option(help="Write predictions to this CSV or Parquet file.")] = None,
+    chunk_rows: Annotated[int, typer.Option(min=1, help="Rows scored at a time (bounds memory).")] = 100_000,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Predict every row of DATA with a saved run."""
+    """Predict every row of DATA with a saved run (large CSV/Parquet files are streamed in chunks)."""
+    from mlpilot.cli.batch import predict_file
+
     model = api.load(run_dir)
-    result = model.predict(data).to_frame(name=f"predicted_{model.target}")
-    if model.problem_type != "regression":
-        proba = model.predict_proba(data).add_prefix("proba_")
-        result = result.join(proba)
-    for note in model.notes:
+    result = predict_file(model, data, out=out, chunk_rows=chunk_rows, show_progress=not quiet)
+    for note in result.notes:
         err_console.print(f"Note: {note}", highlight=False)
-    if out is None:
-        result.to_csv(sys.stdout, index=False)
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() in (".parquet", ".pq"):
-        result.to_parquet(out, index=False)
-    else:
-        result.to_csv(out, index=False)
-    err_console.print(f"Wrote {len(result)} predictions to {out}")
+    if out is not None:
+        err_console.print(f"Wrote {result.rows} predictions to {out}")
 
 
 @app.command()
@@ -152,6 +121,14 @@ def demo(
     from mlpilot.cli.demo import run_demo
 
     run_demo(time_limit=time_limit, out=out, show_progress=not quiet)
+
+
+# Deployment commands live in their own modules (issue 4).
+app.command(name="serve")(user_errors(serve_cmd.serve))
+app.command(name="card")(user_errors(deploy_cmd.card))
+
+app.add_typer(mri_cmd.app, name="mri")  # MRI reconstruction commands (issue 6)
+app.add_typer(gpt_cmd.app, name="gpt")  # GPT pretraining, generation and detection (issue 7)
 
 
 def main() -> None:

@@ -103,12 +103,17 @@ class TabularPredictor:
 
     def predict(self, data: Any) -> pd.Series:
         """Predicted labels (binary: at the calibrated threshold) or values, same index as ``data``."""
+        return self.predict_with_proba(data)[0]
+
+    def predict_with_proba(self, data: Any) -> tuple[pd.Series, pd.DataFrame | None]:
+        """Labels (or values) and class probabilities (None for regression) in one pass over the models."""
         X, index = self._prepare(data)
         raw = self._blend(X)
         if self.problem_type == REGRESSION:
-            return pd.Series(raw, index=index, name=self.target)
+            return pd.Series(raw, index=index, name=self.target), None
         labels = np.asarray(self.classes, dtype=object)[self._codes(raw)]
-        return pd.Series(labels, index=index, name=self.target).infer_objects()
+        proba = pd.DataFrame(raw, columns=self.classes, index=index)
+        return pd.Series(labels, index=index, name=self.target).infer_objects(), proba
 
     def _codes(self, proba: np.ndarray) -> np.ndarray:
         if self.problem_type == BINARY and self.threshold is not None:

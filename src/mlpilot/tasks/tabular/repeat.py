@@ -26,13 +26,6 @@ from mlpilot.tasks.tabular.models.base import TabularModel
 _SAFETY = 1.5
 
 
-def max_bag_sets(config: TabularConfig) -> int:
-    """Bag sets per member: the config's, else up to 3 when a time limit leaves room, else 1."""
-    if config.bag_sets is not None:
-        return config.bag_sets
-    return 3 if config.time_limit is not None else 1
-
-
 def repeat_bagging(
     members: list,
     X: pd.DataFrame,
@@ -49,7 +42,7 @@ def repeat_bagging(
 ) -> int:
     """Add bag sets to ``members`` (best first) while time allows; returns the number of sets added."""
     added = 0
-    for set_index in range(1, max_bag_sets(config)):
+    for set_index in range(1, config.bag_sets):
         splits = make_splits(config.seed + set_index)
         for result in members:
             last_set_time = result.fit_time / set_index

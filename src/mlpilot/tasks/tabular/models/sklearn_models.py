@@ -58,6 +58,9 @@ TRUSTED_TYPES: tuple[str, ...] = (
 )
 
 
+_EXTREME = 1e30
+
+
 def native_to_matrix(X: pd.DataFrame, *, columns: list[str], categorical: list[str]) -> np.ndarray:
     """Numeric columns as float64 (NaN kept), categorical columns as codes with -1 for missing."""
     out = np.empty((len(X), len(columns)), dtype=np.float64)
@@ -65,7 +68,9 @@ def native_to_matrix(X: pd.DataFrame, *, columns: list[str], categorical: list[s
     for j, column in enumerate(columns):
         series = X[column]
         out[:, j] = series.cat.codes.to_numpy() if column in cats else series.to_numpy(dtype=np.float64)
-    return out
+    # Finite values near the float maximum overflow scaling (squares) and scikit-learn's float32 trees;
+    # beyond ±1e30 no real measurement differs in a way these models can use. NaN stays NaN.
+    return np.clip(out, -_EXTREME, _EXTREME, out=out)
 
 
 def expand_proba(proba: np.ndarray, *, classes: np.ndarray, n_classes: int) -> np.ndarray:

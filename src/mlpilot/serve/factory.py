@@ -1,0 +1,36 @@
+"""App factory for ``uvicorn --factory``, which ``mlpilot serve`` always uses.
+
+Several worker processes each import the app by name, so the settings travel in environment
+variables set by ``mlpilot serve`` (the token included, so that it never needs to appear on a
+worker's command line). ``mlpilot.cli.serve_cmd`` holds the same names; a test compares them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+from mlpilot.serve.app import DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_ROWS, DEFAULT_MAX_UPLOAD_BYTES, create_app
+
+RUN_DIR_ENV = "MLPILOT_SERVE_RUN_DIR"
+TOKEN_ENV = "MLPILOT_TOKEN"
+MAX_REQUEST_ENV = "MLPILOT_SERVE_MAX_REQUEST_BYTES"
+MAX_UPLOAD_ENV = "MLPILOT_SERVE_MAX_UPLOAD_BYTES"
+MAX_ROWS_ENV = "MLPILOT_SERVE_MAX_ROWS"
+CORS_ENV = "MLPILOT_SERVE_CORS_ORIGINS"
+IMPORT_STRING = "mlpilot.serve.factory:app_from_env"  # what `mlpilot serve` hands to uvicorn
+
+
+def app_from_env() -> FastAPI:
+    """Build the app from the ``MLPILOT_SERVE_*`` variables (and ``MLPILOT_TOKEN``)."""
+    origins = [o for o in os.environ.get(CORS_ENV, "").split(",") if o]
+    return create_app(
+        os.environ[RUN_DIR_ENV],
+        token=os.environ.get(TOKEN_ENV) or None,
+        max_request_bytes=int(os.environ.get(MAX_REQUEST_ENV, DEFAULT_MAX_REQUEST_BYTES)),
+        max_upload_bytes=int(os.environ.get(MAX_UPLOAD_ENV, DEFAULT_MAX_UPLOAD_BYTES)),
+        max_rows=int(os.environ.get(MAX_ROWS_ENV, DEFAULT_MAX_ROWS)),
+        cors_origins=origins or None,
+    )
+
