@@ -45,6 +45,8 @@ def repeat_bagging(
     for set_index in range(1, config.bag_sets):
         splits = make_splits(config.seed + set_index)
         for result in members:
+            if len(result.bag.models) != result.n_folds:  # its models were released to disk: leave it
+                continue
             last_set_time = result.fit_time / set_index
             if budget.remaining() < _SAFETY * last_set_time:
                 return added

@@ -110,7 +110,7 @@ def _saved_results(outcome: SearchOutcome) -> list[CandidateResult]:
 
 
 def _model_entry(result: CandidateResult, weight: float) -> dict[str, Any]:
-    return {"name": result.name, "family": result.family, "n_folds": len(result.bag.models), "weight": weight}
+    return {"name": result.name, "family": result.family, "n_folds": result.n_folds, "weight": weight}
 
 
 def load_run(path: str | Path, *, n_threads: int = 1) -> tuple[dict[str, Any], FeaturePipeline, list, list | None]:
@@ -126,6 +126,13 @@ def load_run(path: str | Path, *, n_threads: int = 1) -> tuple[dict[str, Any], F
     except (KeyError, ValueError, OSError) as exc:
         raise ArtifactError(f"Run '{run}' could not be loaded ({type(exc).__name__}: {exc}); re-run `fit`.") from exc
     return manifest, pipeline, members, explainer
+
+
+def fold_models(run: Path, result: CandidateResult, *, n_threads: int = 1) -> list[TabularModel]:
+    """A finished candidate's fold models: from memory, or read back from ``run`` if they were released."""
+    if len(result.bag.models) == result.n_folds:
+        return result.bag.models
+    return _load_entry(run, _model_entry(result, 0.0), n_threads)[1]
 
 
 def _load_entry(run: Path, entry: dict[str, Any], n_threads: int) -> tuple[str, list[TabularModel], float]:

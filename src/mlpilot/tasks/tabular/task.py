@@ -14,7 +14,7 @@ from mlpilot.tasks.tabular.config import TabularConfig
 from mlpilot.tasks.tabular.inference import prepare_training_data
 from mlpilot.tasks.tabular.io import read_table
 from mlpilot.tasks.tabular.predictor import TabularPredictor
-from mlpilot.tasks.tabular.run_dir import finish_run, save_candidate
+from mlpilot.tasks.tabular.run_dir import finish_run, fold_models, save_candidate
 from mlpilot.tasks.tabular.trainer import run_search
 
 log = logging.getLogger("mlpilot")
@@ -60,10 +60,11 @@ def fit_tabular(
                                      log_lines=log_lines, fit_seconds=budget.elapsed())
     progress(ProgressEvent("done", budget.elapsed(), None, score=outcome.ensemble_score,
                            best_score=outcome.ensemble_score, message=str(saved)))
+    members = [(m.name, fold_models(saved, m), float(w)) for m, w in zip(outcome.members, outcome.weights, strict=True)]
+    explainer = outcome.explainer
     return TabularPredictor(
-        manifest=manifest, pipeline=outcome.pipeline, path=saved,
-        members=[(m.name, m.bag.models, float(w)) for m, w in zip(outcome.members, outcome.weights, strict=True)],
-        explainer=(outcome.explainer.name, outcome.explainer.bag.models, 0.0) if outcome.explainer else None,
+        manifest=manifest, pipeline=outcome.pipeline, path=saved, members=members,
+        explainer=(explainer.name, fold_models(saved, explainer), 0.0) if explainer else None,
     )
 
 

@@ -38,6 +38,10 @@ log = logging.getLogger("mlpilot")
 
 ENSEMBLE_NAME = "WeightedEnsemble"
 MAX_ENSEMBLE_CANDIDATES = 12
+# Fold models stay in memory only for this many of the best candidates so far; the others are on disk
+# already (saved as they finish) and are read back only if the ensemble picks them. A bag of 5 fully
+# grown forests of 300 trees passes a gigabyte on a 7k-row table.
+KEEP_IN_MEMORY = 5
 
 
 @dataclass
@@ -195,6 +199,7 @@ def _search(
                        share=share, problem_type=problem_type, n_classes=n_classes)
         if result.status == "ok":
             on_candidate(result)
+            _release_weaker_models(results, metric)
             if best is None or metric.is_better(result.score, best):
                 best = result.score
         kind = "model_done" if result.status == "ok" else "model_skipped"
@@ -206,6 +211,13 @@ def _search(
             "No model finished within the time limit: raise `time_limit` (or pass none) and try again."
         )
     return results
+
+
+def _release_weaker_models(results: list[CandidateResult], metric: Metric) -> None:
+    """Drop the in-memory fold models of all but the best ``KEEP_IN_MEMORY`` candidates."""
+    ok = sorted((r for r in results if r.status == "ok"), key=lambda r: metric.oriented(r.score), reverse=True)
+    for result in ok[KEEP_IN_MEMORY:]:
+        result.bag.models = []
 
 
 def _skip_reason(cand: Candidate, X: pd.DataFrame, budget: Budget) -> str:
@@ -288,7 +300,7 @@ def _pick_explainer(
 
 
 def _bagging_description(n_folds: int, members: list[CandidateResult]) -> str:
-    sets = max(len(m.bag.models) for m in members) // n_folds
+    sets = max(m.n_folds for m in members) // n_folds
     return f"{n_folds}-fold bagging" + (f", up to {sets} bag sets" if sets > 1 else "")
 
 
