@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterator
@@ -113,6 +114,15 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def print_metrics(metrics: dict[str, float], *, as_json: bool, width: int = 20) -> None:
+    """Metrics as JSON (for scripts) or as aligned ``name: value`` lines (for people)."""
+    if as_json:
+        console.print_json(json.dumps(metrics))
+        return
+    for name, value in metrics.items():
+        console.print(f"{name:>{width}}: {value:.5g}")
 
 
 def report_lines(lines: list[str], *, title: str) -> Group:

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mlpilot import api
-from mlpilot.cli.display import console, err_console
+from mlpilot.cli.display import console, err_console, print_metrics
 from mlpilot.cli.errors import user_errors
 from mlpilot.errors import DataError
 
@@ -203,12 +203,7 @@ def evaluate(
     as_json: AsJson = False,
 ) -> None:
     """Perplexity and bits per character of a held-out text under the model."""
-    metrics = api.load_gpt(run_dir).evaluate(_read_text(text_file))
-    if as_json:
-        console.print_json(json.dumps(metrics))
-        return
-    for name, value in metrics.items():
-        console.print(f"{name:>15}: {value:.5g}")
+    print_metrics(api.load_gpt(run_dir).evaluate(_read_text(text_file)), as_json=as_json, width=15)
 
 
 @app.command()

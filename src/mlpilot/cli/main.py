@@ -6,7 +6,6 @@ traceback instead.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +14,7 @@ import typer
 from mlpilot import api
 from mlpilot._version import __version__
 from mlpilot.cli import deploy_cmd, gpt_cmd, mri_cmd, serve_cmd
-from mlpilot.cli.display import console, err_console, live_progress, print_leaderboard, report_lines
+from mlpilot.cli.display import console, err_console, live_progress, print_leaderboard, print_metrics, report_lines
 from mlpilot.cli.errors import _state, user_errors
 
 app = typer.Typer(
@@ -101,13 +100,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
 ) -> None:
     """Score a saved run on labelled data."""
-    model = api.load(run_dir)
-    metrics = model.evaluate(data)
-    if as_json:
-        console.print_json(json.dumps(metrics))
-        return
-    for name, value in metrics.items():
-        console.print(f"{name:>20}: {value:.5g}")
+    print_metrics(api.load(run_dir).evaluate(data), as_json=as_json)
 
 
 @app.command()
