@@ -34,6 +34,12 @@ def test_leaderboard_lists_every_model_and_the_ensemble(churn_run):
     assert ok["predict_ms_per_1k"].notna().all()
 
 
+def test_run_holds_a_model_card(churn_run):
+    card = (churn_run.path / "model_card.md").read_text()
+    assert card.startswith("# Model card: predict `churn`")
+    assert mlpilot.__version__ in card and "Limitations" in card
+
+
 def test_data_report_drops_and_explains(churn_run):
     report = churn_run.data_report
     assert report.problem_type == "binary" and report.target == "churn"

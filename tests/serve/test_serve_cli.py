@@ -159,6 +159,8 @@ def test_card_to_stdout_and_file(churn_run, tmp_path):
 
 
 def test_card_refuses_to_write_inside_the_run(churn_run):
-    result = runner.invoke(app, ["card", str(churn_run.path), "--out", str(churn_run.path / "model_card.md")])
+    saved_card = (churn_run.path / "model_card.md").read_bytes()  # written by fit, before the checksums
+    result = runner.invoke(app, ["card", str(churn_run.path), "--out", str(churn_run.path / "copy.md")])
     assert result.exit_code == 1 and "must not change" in result.output
-    assert not (churn_run.path / "model_card.md").exists()
+    assert not (churn_run.path / "copy.md").exists()
+    assert (churn_run.path / "model_card.md").read_bytes() == saved_card

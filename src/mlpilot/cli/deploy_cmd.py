@@ -1,7 +1,8 @@
 """``mlpilot card``: the model card of a saved run, on stdout or into a file.
 
-The card is never written inside the run directory: a saved run is checksummed and must stay
-exactly as ``fit`` wrote it.
+``fit`` already saves ``model_card.md`` in the run; this command renders it again elsewhere (to attach
+or edit). It never writes inside the run directory: a saved run is checksummed and must stay exactly
+as ``fit`` wrote it.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ Layout (inside the generic run directory of :mod:`mlpilot.engine.artifact`)::
     pipeline/                     feature pipeline (JSON + npz arrays)
     models/<model>/fold_<i>/      each ensemble member's fold models, in their library's format
     log.txt                       what the search did, model by model
+    model_card.md                 intended use, data, metrics, threshold, limitations (for people)
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from mlpilot._version import __version__
 from mlpilot.engine.artifact import RunWriter, read_manifest
 from mlpilot.errors import ArtifactError
+from mlpilot.tasks.tabular.card import render_model_card
 from mlpilot.tasks.tabular.config import TabularConfig
 from mlpilot.tasks.tabular.features import FeaturePipeline
 from mlpilot.tasks.tabular.inference import DataReport
@@ -51,6 +54,7 @@ def finish_run(
     outcome.pipeline.save(writer.root / "pipeline")
     (writer.root / "log.txt").write_text("\n".join(log_lines) + "\n")
     manifest = build_manifest(outcome, config=config, report=report, fit_seconds=fit_seconds)
+    (writer.root / "model_card.md").write_text(render_model_card(manifest))
     return writer.commit(manifest)
 
 
@@ -60,6 +64,7 @@ def build_manifest(
     weights = {m.name: float(w) for m, w in zip(outcome.members, outcome.weights, strict=True)}
     return {
         "kind": KIND,
+        "mlpilot_version": __version__,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "problem_type": outcome.problem_type,
         "target": config.target,
