@@ -170,3 +170,24 @@ def test_repeated_bagging_adds_fold_models_to_members(churn_split, tmp_path):
     assert "2 bag sets" in model.manifest["validation"]
     reloaded = mlpilot.load(model.path)
     pd.testing.assert_frame_equal(reloaded.predict_proba(test), model.predict_proba(test))
+
+
+def test_refit_full_keeps_one_model_per_member(churn_split, tmp_path):
+    train, test = churn_split
+    bagged = mlpilot.fit(train, target="churn", families=["lightgbm", "linear"], n_folds=3, path=tmp_path / "bag")
+    model = mlpilot.fit(train, target="churn", families=["lightgbm", "linear"], n_folds=3, refit_full=True,
+                        path=tmp_path / "refit")
+    assert all(len(models) == 1 for _, models, _ in model.members)
+    assert all(entry["refit_full"] for entry in model.manifest["ensemble"]["members"])
+    assert not list((model.path / "models").rglob("fold_*"))
+    reloaded = mlpilot.load(model.path)
+    pd.testing.assert_frame_equal(reloaded.predict_proba(test), model.predict_proba(test))
+    assert model.evaluate(test)["roc_auc"] > bagged.evaluate(test)["roc_auc"] - 0.02
+
+
+def test_refit_uses_the_folds_mean_iteration_count():
+    from mlpilot.tasks.tabular.refit import refit_params
+
+    folds = [100, 140, 121]
+    assert refit_params("lightgbm", {"learning_rate": 0.05}, folds) == {"learning_rate": 0.05, "n_estimators": 120}
+    assert refit_params("linear", {"C": 1.0}, folds) == {"C": 1.0}

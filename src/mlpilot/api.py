@@ -38,6 +38,7 @@ def fit(
     families: list[str] | tuple[str, ...] | None = None,
     n_threads: int | None = None,
     bag_sets: int | None = None,
+    refit_full: bool = False,
     progress: ProgressCallback | None = None,
 ) -> TabularPredictor:
     """Train, validate and ensemble models that predict ``target``, within ``time_limit`` seconds.
@@ -46,12 +47,13 @@ def fit(
     ``task``: ``"binary"``, ``"multiclass"`` or ``"regression"`` (inferred when omitted).
     ``metric``: e.g. ``"roc_auc"``, ``"log_loss"``, ``"rmse"`` (the task's default when omitted).
     ``path``: where the run directory is saved (``mlpilot_runs/run-<timestamp>`` by default).
+    ``refit_full``: refit each ensemble member once on all rows (one model instead of k per member).
     Returns the saved run, loaded and ready to ``predict``.
     """
     config = TabularConfig(
         target=target, time_limit=time_limit, metric=metric, problem_type=task, seed=seed, preset=preset,
         max_models=max_models, n_folds=n_folds, families=tuple(families) if families else None,
-        n_threads=n_threads, bag_sets=1 if bag_sets is None else bag_sets,
+        n_threads=n_threads, bag_sets=1 if bag_sets is None else bag_sets, refit_full=refit_full,
     )
     explicit = {name for name in ("n_folds", "families", "max_models") if getattr(config, name) is not None}
     if bag_sets is not None:

@@ -52,12 +52,13 @@ def fit(
     preset: Annotated[str, typer.Option(help="medium_quality, best_quality or fast.")] = "medium_quality",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     max_models: Annotated[int | None, typer.Option(help="Try at most this many models.")] = None,
+    refit_full: Annotated[bool, typer.Option(help="Refit ensemble members on all rows (faster predict).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Train models on DATA to predict TARGET and save the run."""
     with live_progress(time_limit=time_limit, metric=metric, enabled=not quiet) as progress:
         model = api.fit(data, target=target, time_limit=time_limit, metric=metric, task=task, path=out,
-                        preset=preset, seed=seed, max_models=max_models, progress=progress)
+                        preset=preset, seed=seed, max_models=max_models, refit_full=refit_full, progress=progress)
     console.print(report_lines(model.data_report.summary_lines(), title="Data report"))
     print_leaderboard(model.leaderboard(), title="Leaderboard (out-of-fold scores)")
     console.print(f"Run saved to [bold]{model.path}[/]")

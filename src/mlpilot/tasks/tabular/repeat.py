@@ -59,6 +59,7 @@ def repeat_bagging(
                 return added
             result.bag.oof = (result.bag.oof * set_index + bag.oof) / (set_index + 1)
             result.bag.models.extend(bag.models)
+            result.fold_iterations += [m.n_iterations_ for m in bag.models if m.n_iterations_]
             result.bag.predict_seconds_per_1k += bag.predict_seconds_per_1k
             result.fit_time += bag.fit_time
             result.n_folds += bag.n_folds_done

@@ -51,6 +51,11 @@ def finish_run(
     for result in outcome.results:
         if result.status == "ok" and result.name not in kept:
             writer.discard(f"models/{result.name}")
+    for name, model in outcome.refits.items():  # the refit replaces the member's fold models on disk
+        for fold in sorted((writer.root / "models" / name).glob("fold_*")):
+            writer.discard(fold.relative_to(writer.root))
+        model.save(writer.root / "models" / name / "full")
+        writer.record(f"models/{name}/full")
     outcome.pipeline.save(writer.root / "pipeline")
     (writer.root / "log.txt").write_text("\n".join(log_lines) + "\n")
     manifest = build_manifest(outcome, config=config, report=report, fit_seconds=fit_seconds)
@@ -79,7 +84,9 @@ def build_manifest(
         "fit_seconds": round(fit_seconds, 3),
         "ensemble": {
             "score_val": outcome.ensemble_score,
-            "members": [_model_entry(m, weights[m.name]) for m in outcome.members],
+            "members": [
+                {**_model_entry(m, weights[m.name]), "refit_full": m.name in outcome.refits} for m in outcome.members
+            ],
         },
         "explainer": _model_entry(outcome.explainer, 0.0) if outcome.explainer else None,
         "leaderboard": leaderboard_rows(outcome),
@@ -146,5 +153,7 @@ def _load_entry(run: Path, entry: dict[str, Any], n_threads: int) -> tuple[str, 
         raise ArtifactError(f"Run '{run}' uses an unknown model family {family!r}; this mlpilot cannot load it.")
     cls = get_model_class(family)
     base = run / "models" / entry["name"]
+    if entry.get("refit_full"):
+        return entry["name"], [cls.load(base / "full", n_threads=n_threads)], float(entry["weight"])
     models = [cls.load(base / f"fold_{i}", n_threads=n_threads) for i in range(int(entry["n_folds"]))]
     return entry["name"], models, float(entry["weight"])

@@ -14,6 +14,7 @@ from mlpilot.tasks.tabular.config import TabularConfig
 from mlpilot.tasks.tabular.inference import prepare_training_data
 from mlpilot.tasks.tabular.io import read_table
 from mlpilot.tasks.tabular.predictor import TabularPredictor
+from mlpilot.tasks.tabular.refit import REFIT_RESERVE
 from mlpilot.tasks.tabular.run_dir import finish_run, fold_models, save_candidate
 from mlpilot.tasks.tabular.trainer import run_search
 
@@ -24,9 +25,11 @@ def default_run_path() -> Path:
     return Path("mlpilot_runs") / dt.datetime.now().strftime("run-%Y%m%d-%H%M%S-%f")
 
 
-def reserve_seconds(time_limit: float | None) -> float:
-    """Time held back from the search for ensembling, saving and loading the run."""
-    return 0.0 if time_limit is None else min(2.0 + 0.04 * time_limit, 30.0)
+def reserve_seconds(time_limit: float | None, *, refit_full: bool = False) -> float:
+    """Time held back from the search for ensembling, saving and loading the run (and refitting)."""
+    if time_limit is None:
+        return 0.0
+    return min(2.0 + 0.04 * time_limit, 30.0) + (REFIT_RESERVE * time_limit if refit_full else 0.0)
 
 
 def fit_tabular(
@@ -41,7 +44,7 @@ def fit_tabular(
     Candidates are saved as they finish (inside the budget); the returned predictor holds the
     fitted models already in memory, identical to what `load` reads back.
     """
-    budget = Budget(config.time_limit, reserve=reserve_seconds(config.time_limit))
+    budget = Budget(config.time_limit, reserve=reserve_seconds(config.time_limit, refit_full=config.refit_full))
     frame = read_table(data)
     training = prepare_training_data(frame, target=config.target, problem_type=config.problem_type)
     for warning in training.report.warnings:
@@ -60,7 +63,10 @@ def fit_tabular(
                                      log_lines=log_lines, fit_seconds=budget.elapsed())
     progress(ProgressEvent("done", budget.elapsed(), None, score=outcome.ensemble_score,
                            best_score=outcome.ensemble_score, message=str(saved)))
-    members = [(m.name, fold_models(saved, m), float(w)) for m, w in zip(outcome.members, outcome.weights, strict=True)]
+    members = [
+        (m.name, [outcome.refits[m.name]] if m.name in outcome.refits else fold_models(saved, m), float(w))
+        for m, w in zip(outcome.members, outcome.weights, strict=True)
+    ]
     explainer = outcome.explainer
     return TabularPredictor(
         manifest=manifest, pipeline=outcome.pipeline, path=saved, members=members,

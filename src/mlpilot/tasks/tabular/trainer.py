@@ -31,6 +31,7 @@ from mlpilot.tasks.tabular.inference import TrainingData
 from mlpilot.tasks.tabular.models import MODEL_FAMILIES, get_model_class
 from mlpilot.tasks.tabular.models.base import BINARY, REGRESSION, ModelUnavailable, TabularModel
 from mlpilot.tasks.tabular.models.portfolio import Candidate, default_portfolio
+from mlpilot.tasks.tabular.refit import refit_members
 from mlpilot.tasks.tabular.repeat import repeat_bagging
 from mlpilot.tasks.tabular.threshold import calibrate_threshold
 
@@ -57,6 +58,7 @@ class CandidateResult:
     fit_time: float = 0.0
     predict_seconds_per_1k: float | None = None
     n_folds: int = 0
+    fold_iterations: list[int] = field(default_factory=list)  # rounds/trees/epochs each fold model used
     bag: BagResult | None = field(default=None, repr=False)
 
     def row(self) -> dict[str, Any]:
@@ -90,6 +92,7 @@ class SearchOutcome:
     explainer: CandidateResult | None
     n_folds: int
     validation: str
+    refits: dict[str, TabularModel] = field(default_factory=dict)  # member name → model fitted on all rows
 
 
 def encode_target(y: pd.Series, problem_type: str) -> tuple[np.ndarray, list[Any]]:
@@ -143,11 +146,14 @@ def run_search(
         threshold = calibrate_threshold(y[covered], proba[covered, 1], metric_name=metric.name)
     progress(ProgressEvent("ensemble", budget.elapsed(), _remaining(budget), model=ENSEMBLE_NAME,
                            score=ensemble_score, best_score=ensemble_score))
+    refits = refit_members(members, X, y, config=config, problem_type=problem_type, n_classes=len(classes),
+                           budget=budget) if config.refit_full else {}
     return SearchOutcome(
         problem_type=problem_type, metric=metric, classes=classes, pipeline=pipeline, results=results,
         members=members, weights=weights, ensemble_score=ensemble_score, threshold=threshold,
         explainer=_pick_explainer(results, members, metric), n_folds=len(splits),
         validation="holdout (20%)" if len(splits) == 1 else _bagging_description(len(splits), members),
+        refits=refits,
     )
 
 
@@ -262,6 +268,7 @@ def _fit_candidate(
         result.fit_time = time.perf_counter() - t0
         return
     result.fit_time, result.n_folds = bag.fit_time, bag.n_folds_done
+    result.fold_iterations = [m.n_iterations_ for m in bag.models if m.n_iterations_]
     if not bag.complete:
         result.status = "skipped"
         result.reason = bag.stopped_reason or "did not finish"
