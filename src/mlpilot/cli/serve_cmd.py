@@ -1,9 +1,9 @@
 """``mlpilot serve RUN_DIR``: the REST API of a saved run, behind uvicorn.
 
 The app is always started from its import string with ``factory=True`` (settings in environment
-variables), which is what several worker processes need and keeps this interface from importing
-the serving package directly. The run is loaded here first, so that a wrong folder is one clear
-sentence instead of a server that starts and dies.
+variables), which is what several worker processes need. This interface reads only the shared names
+in ``mlpilot.serve.settings``, never the serving stack itself. The run is loaded here first, so that
+a wrong folder is one clear sentence instead of a server that starts and dies.
 """
 
 from __future__ import annotations
@@ -19,16 +19,19 @@ import typer
 from mlpilot import api
 from mlpilot.cli.display import err_console
 from mlpilot.errors import ConfigError
-
-# The serving factory reads these (mlpilot.serve.factory); a test keeps both sides in step.
-IMPORT_STRING = "mlpilot.serve.factory:app_from_env"
-RUN_DIR_ENV = "MLPILOT_SERVE_RUN_DIR"
-TOKEN_ENV = "MLPILOT_TOKEN"
-MAX_REQUEST_ENV = "MLPILOT_SERVE_MAX_REQUEST_BYTES"
-MAX_UPLOAD_ENV = "MLPILOT_SERVE_MAX_UPLOAD_BYTES"
-MAX_ROWS_ENV = "MLPILOT_SERVE_MAX_ROWS"
-CORS_ENV = "MLPILOT_SERVE_CORS_ORIGINS"
-MiB = 2**20
+from mlpilot.serve.settings import (
+    CORS_ENV,
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_MAX_ROWS,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    IMPORT_STRING,
+    MAX_REQUEST_ENV,
+    MAX_ROWS_ENV,
+    MAX_UPLOAD_ENV,
+    RUN_DIR_ENV,
+    TOKEN_ENV,
+    MiB,
+)
 
 
 def _run_uvicorn(**kwargs: Any) -> None:
@@ -51,10 +54,13 @@ def serve(
         envvar=TOKEN_ENV, show_envvar=True,
         help="Require 'Authorization: Bearer TOKEN' (prefer the environment variable to the flag).",
     )] = None,
-    max_request_mb: Annotated[float, typer.Option(help="Largest JSON request body, in MiB.")] = 10.0,
+    max_request_mb: Annotated[float, typer.Option(
+        help="Largest JSON request body, in MiB.",
+    )] = DEFAULT_MAX_REQUEST_BYTES / MiB,
     max_upload_mb: Annotated[float, typer.Option(
-        help="Largest file upload (/v1/predict/csv, /v1/reconstruct), in MiB.")] = 200.0,
-    max_rows: Annotated[int, typer.Option(help="Most rows in one JSON request (tabular runs).")] = 10_000,
+        help="Largest file upload (/v1/predict/csv, /v1/reconstruct), in MiB.",
+    )] = DEFAULT_MAX_UPLOAD_BYTES / MiB,
+    max_rows: Annotated[int, typer.Option(help="Most rows in one JSON request (tabular runs).")] = DEFAULT_MAX_ROWS,
     cors_origin: Annotated[list[str] | None, typer.Option(
         help="Allow browser calls from this origin (repeatable); CORS stays off without it.",
     )] = None,

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
-from mlpilot.serve.app import create_app
+from typing import Any
 
 __all__ = ["create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so `mlpilot.serve.settings` (read by the CLI) can be imported without FastAPI.
+    if name == "create_app":
+        from mlpilot.serve.app import create_app
+
+        return create_app
+    raise AttributeError(name)

@@ -21,8 +21,6 @@ from starlette.concurrency import run_in_threadpool
 from mlpilot import api
 from mlpilot.serve import gpt_app, mri_app
 from mlpilot.serve.common import (
-    DEFAULT_MAX_REQUEST_BYTES,
-    DEFAULT_MAX_UPLOAD_BYTES,
     USER_ERRORS,
     RequestProblem,
     Settings,
@@ -33,9 +31,9 @@ from mlpilot.serve.common import (
 from mlpilot.serve.guard import ServingMetrics
 from mlpilot.serve.schema import ServingSchema, build_schema, validate_rows
 from mlpilot.serve.service import ModelService
+from mlpilot.serve.settings import DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_ROWS, DEFAULT_MAX_UPLOAD_BYTES
 
 __all__ = ["DEFAULT_MAX_REQUEST_BYTES", "DEFAULT_MAX_ROWS", "DEFAULT_MAX_UPLOAD_BYTES", "create_app"]
-DEFAULT_MAX_ROWS = 10_000
 CSV_OUT_CHUNK_ROWS = 20_000
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 PREDICT, PREDICT_CSV = "/v1/predict", "/v1/predict/csv"

@@ -28,11 +28,9 @@ from mlpilot._version import __version__
 from mlpilot.errors import DataError, MlpilotError
 from mlpilot.serve.guard import MetricsRecorder, RequestGuard, ServingMetrics, error_body
 from mlpilot.serve.schema import ErrorResponse
+from mlpilot.serve.settings import MiB
 
 log = logging.getLogger("mlpilot.serve")
-MiB = 2**20
-DEFAULT_MAX_REQUEST_BYTES = 10 * MiB
-DEFAULT_MAX_UPLOAD_BYTES = 200 * MiB
 HEALTH, MODEL, METRICS = "/v1/health", "/v1/model", "/v1/metrics"
 OPEN_PATHS = frozenset({HEALTH, "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 ERRORS = {"model": ErrorResponse}

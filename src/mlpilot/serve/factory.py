@@ -2,7 +2,7 @@
 
 Several worker processes each import the app by name, so the settings travel in environment
 variables set by ``mlpilot serve`` (the token included, so that it never needs to appear on a
-worker's command line). ``mlpilot.cli.serve_cmd`` holds the same names; a test compares them.
+worker's command line). The names live in ``mlpilot.serve.settings``, shared with ``mlpilot.cli.serve_cmd``.
 """
 
 from __future__ import annotations
@@ -11,15 +11,21 @@ import os
 
 from fastapi import FastAPI
 
-from mlpilot.serve.app import DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_ROWS, DEFAULT_MAX_UPLOAD_BYTES, create_app
+from mlpilot.serve.app import create_app
+from mlpilot.serve.settings import (
+    CORS_ENV,
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_MAX_ROWS,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    IMPORT_STRING,
+    MAX_REQUEST_ENV,
+    MAX_ROWS_ENV,
+    MAX_UPLOAD_ENV,
+    RUN_DIR_ENV,
+    TOKEN_ENV,
+)
 
-RUN_DIR_ENV = "MLPILOT_SERVE_RUN_DIR"
-TOKEN_ENV = "MLPILOT_TOKEN"
-MAX_REQUEST_ENV = "MLPILOT_SERVE_MAX_REQUEST_BYTES"
-MAX_UPLOAD_ENV = "MLPILOT_SERVE_MAX_UPLOAD_BYTES"
-MAX_ROWS_ENV = "MLPILOT_SERVE_MAX_ROWS"
-CORS_ENV = "MLPILOT_SERVE_CORS_ORIGINS"
-IMPORT_STRING = "mlpilot.serve.factory:app_from_env"  # what `mlpilot serve` hands to uvicorn
+__all__ = ["IMPORT_STRING", "app_from_env"]
 
 
 def app_from_env() -> FastAPI:
