@@ -18,20 +18,23 @@ _AXES = (-2, -1)
 
 def fft2c(image: Array) -> Array:
     """Centred orthonormal 2-D FFT over the last two axes: image ``(..., H, W)`` -> k-space ``(..., H, W)``."""
-    if isinstance(image, torch.Tensor):
-        shifted = torch.fft.ifftshift(image, dim=_AXES)
-        return torch.fft.fftshift(torch.fft.fftn(shifted, dim=_AXES, norm="ortho"), dim=_AXES)
-    shifted = np.fft.ifftshift(image, axes=_AXES)
-    return np.fft.fftshift(np.fft.fftn(shifted, axes=_AXES, norm="ortho"), axes=_AXES)
+    return _centred_fft(image, inverse=False)
 
 
 def ifft2c(kspace: Array) -> Array:
     """Centred orthonormal 2-D inverse FFT over the last two axes: k-space -> complex image."""
-    if isinstance(kspace, torch.Tensor):
-        shifted = torch.fft.ifftshift(kspace, dim=_AXES)
-        return torch.fft.fftshift(torch.fft.ifftn(shifted, dim=_AXES, norm="ortho"), dim=_AXES)
-    shifted = np.fft.ifftshift(kspace, axes=_AXES)
-    return np.fft.fftshift(np.fft.ifftn(shifted, axes=_AXES, norm="ortho"), axes=_AXES)
+    return _centred_fft(kspace, inverse=True)
+
+
+def _centred_fft(data: Array, *, inverse: bool) -> Array:
+    """ifftshift → (i)FFT with ``norm="ortho"`` → fftshift, for torch tensors and numpy arrays alike."""
+    if isinstance(data, torch.Tensor):
+        transform = torch.fft.ifftn if inverse else torch.fft.fftn
+        shifted = torch.fft.ifftshift(data, dim=_AXES)
+        return torch.fft.fftshift(transform(shifted, dim=_AXES, norm="ortho"), dim=_AXES)
+    transform = np.fft.ifftn if inverse else np.fft.fftn
+    shifted = np.fft.ifftshift(data, axes=_AXES)
+    return np.fft.fftshift(transform(shifted, axes=_AXES, norm="ortho"), axes=_AXES)
 
 
 def rss(coil_images: Array, *, coil_axis: int = -3) -> Array:
