@@ -98,8 +98,7 @@ class TabularPredictor:
         """Class probabilities, one column per class label, same index as ``data``."""
         if self.problem_type == REGRESSION:
             raise DataError("predict_proba applies to classification runs; this run is a regression: use predict.")
-        X, index = self._prepare(data)
-        return pd.DataFrame(self._blend(X), columns=self.classes, index=index)
+        return self.predict_with_proba(data)[1]
 
     def predict(self, data: Any) -> pd.Series:
         """Predicted labels (binary: at the calibrated threshold) or values, same index as ``data``."""

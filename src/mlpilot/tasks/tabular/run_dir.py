@@ -133,8 +133,6 @@ def load_run(path: str | Path, *, n_threads: int = 1) -> tuple[dict[str, Any], F
         pipeline = FeaturePipeline.load(run / "pipeline")
         members = [_load_entry(run, e, n_threads) for e in manifest["ensemble"]["members"]]
         explainer = _load_entry(run, manifest["explainer"], n_threads) if manifest.get("explainer") else None
-    except ArtifactError:
-        raise
     except (KeyError, ValueError, OSError) as exc:
         raise ArtifactError(f"Run '{run}' could not be loaded ({type(exc).__name__}: {exc}); re-run `fit`.") from exc
     return manifest, pipeline, members, explainer
