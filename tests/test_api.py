@@ -1,5 +1,6 @@
 """End-to-end behaviour of mlpilot.fit / load on small real tables."""
 
+import threading
 import time
 
 import numpy as np
@@ -104,6 +105,37 @@ def test_time_limit_is_kept(churn_table, tmp_path):
     assert time.perf_counter() - start <= 6 * 1.05 + 3
     board = model.leaderboard()
     assert (board["status"] != "pending").all()
+
+
+def test_stop_ends_the_search_early_and_keeps_what_finished(churn_split, tmp_path):
+    train, _ = churn_split
+    stop = threading.Event()
+    seen: list[str] = []
+
+    def progress(event: mlpilot.api.ProgressEvent) -> None:
+        seen.append(event.kind)
+        if event.kind == "model_done":  # stop as soon as the first model has finished
+            stop.set()
+
+    model = mlpilot.fit(train, target="churn", families=["linear", "lightgbm", "extra_trees"], n_folds=3,
+                        path=tmp_path / "stopped", progress=progress, stop=stop)
+    board = model.leaderboard()
+    assert (board["status"] == "ok").sum() >= 1
+    assert board["reason"].str.contains("stopped early").any()
+    assert seen[-1] == "done" and len(model.predict(train.head(5))) == 5
+    with pytest.raises(ConfigError, match="stopped before any model finished"):
+        stopped = threading.Event()
+        stopped.set()
+        mlpilot.fit(train, target="churn", families=["linear"], path=tmp_path / "never", stop=stopped)
+
+
+def test_inspect_reports_the_data_without_training(churn_split):
+    train, _ = churn_split
+    report = mlpilot.api.inspect(train, target="churn")
+    assert report["problem_type"] == "binary" and report["default_metric"] == "roc_auc"
+    assert {c["name"] for c in report["columns"]} == set(train.columns) - {"churn"}
+    with pytest.raises(DataError, match="single class"):
+        mlpilot.api.inspect(train.assign(churn="No"), target="churn")
 
 
 def test_user_mistakes_are_clear_errors(churn_run, churn_split, tmp_path):

@@ -6,21 +6,25 @@ It only turns arguments into the task's config dataclass and forwards; the work 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlpilot.engine.artifact import read_manifest
+from mlpilot.engine.metrics import default_metric
 from mlpilot.engine.progress import ProgressCallback, ProgressEvent, no_progress
 from mlpilot.errors import ArtifactError
 from mlpilot.tasks import mri as mri  # MRI reconstruction facade (issue 6); torch is imported lazily
 from mlpilot.tasks.gpt.config import GPTTrainConfig, SamplingConfig  # GPT (issue 7): torch-free configs
 from mlpilot.tasks.tabular.card import render_model_card as render_model_card  # re-export for interfaces
 from mlpilot.tasks.tabular.config import TabularConfig, resolve_config
+from mlpilot.tasks.tabular.inference import prepare_training_data
+from mlpilot.tasks.tabular.io import read_table as read_table  # re-export: interfaces read user files with it
 from mlpilot.tasks.tabular.predictor import TabularPredictor
 from mlpilot.tasks.tabular.task import fit_tabular
 
 Predictor = TabularPredictor
-__all__ = ["Predictor", "ProgressCallback", "ProgressEvent", "fit", "load"]
+__all__ = ["Predictor", "ProgressCallback", "ProgressEvent", "fit", "inspect", "load", "read_table"]
 
 
 def fit(
@@ -40,6 +44,7 @@ def fit(
     bag_sets: int | None = None,
     refit_full: bool = False,
     progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
 ) -> TabularPredictor:
     """Train, validate and ensemble models that predict ``target``, within ``time_limit`` seconds.
 
@@ -48,6 +53,7 @@ def fit(
     ``metric``: e.g. ``"roc_auc"``, ``"log_loss"``, ``"rmse"`` (the task's default when omitted).
     ``path``: where the run directory is saved (``mlpilot_runs/run-<timestamp>`` by default).
     ``refit_full``: refit each ensemble member once on all rows (one model instead of k per member).
+    ``stop``: set this event (from another thread) to end the search early and keep the best so far.
     Returns the saved run, loaded and ready to ``predict``.
     """
     config = TabularConfig(
@@ -59,7 +65,17 @@ def fit(
     if bag_sets is not None:
         explicit.add("bag_sets")
     config = resolve_config(config, explicit=explicit)
-    return fit_tabular(data, config, path=path, progress=progress or no_progress)
+    return fit_tabular(data, config, path=path, progress=progress or no_progress, stop=stop)
+
+
+def inspect(data: Any, *, target: str, task: str | None = None) -> dict[str, Any]:
+    """The data report ``fit`` would build for ``target``, without training (column kinds, missing
+    values, warnings), plus the metric ``fit`` would optimise by default. Raises ``DataError`` for a
+    table or target that ``fit`` would refuse (e.g. a target with one class)."""
+    training = prepare_training_data(read_table(data), target=target, problem_type=task)
+    metric = default_metric(training.problem_type)
+    return {**training.report.to_dict(), "default_metric": metric.name,
+            "metric_greater_is_better": metric.greater_is_better}
 
 
 def load(path: str | Path) -> TabularPredictor:

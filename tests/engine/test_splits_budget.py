@@ -40,6 +40,13 @@ def test_budget_share_and_reserve():
     assert past.share(n_left=1) == 0.0
 
 
+def test_budget_stop_ends_the_search_time_but_keeps_the_reserve():
+    for budget in (Budget(None), Budget(10.0, reserve=2.0)):
+        budget.stop()
+        assert budget.stopped and budget.remaining() == 0.0 and budget.share(n_left=3) == 0.0
+    assert Budget(10.0, reserve=2.0, stop_signal=budget.stop_signal).remaining_total() > 9.0
+
+
 def test_memory_check():
     assert memory_allows(1)
     assert not memory_allows(10**15)

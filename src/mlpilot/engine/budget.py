@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -15,11 +16,21 @@ class Budget:
 
     ``time_limit=None`` means no limit (the run is then fully reproducible). ``reserve`` seconds are
     held back for the work after the search (ensembling, saving), so the search never eats them.
+    ``stop_signal`` ends the search early when set (by ``stop()`` or by another thread, e.g. a UI's
+    "stop" button): no candidate or fold starts after it, and what already finished is kept.
     """
 
     time_limit: float | None
     reserve: float = 0.0
     started: float = field(default_factory=time.perf_counter)
+    stop_signal: threading.Event = field(default_factory=threading.Event)
+
+    def stop(self) -> None:
+        self.stop_signal.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self.stop_signal.is_set()
 
     @property
     def limited(self) -> bool:
@@ -29,7 +40,9 @@ class Budget:
         return time.perf_counter() - self.started
 
     def remaining(self) -> float:
-        """Seconds left for the search (the reserve excluded); infinite without a limit."""
+        """Seconds left for the search (the reserve excluded); infinite without a limit, 0 once stopped."""
+        if self.stopped:
+            return 0.0
         if self.time_limit is None:
             return math.inf
         return self.time_limit - self.reserve - self.elapsed()

@@ -62,6 +62,9 @@ def fit_bagged(
     start = time.perf_counter()
     for i, (train_idx, val_idx) in enumerate(splits):
         folds_left = len(splits) - i
+        if budget.stopped:
+            result.stopped_reason = f"stopped early after {i} of {len(splits)} folds"
+            break
         fold_limit = _fold_limit(start, time_share, budget, folds_left)
         if fold_limit is not None and budget.remaining() < MIN_START_SECONDS:
             result.stopped_reason = f"time budget ran out after {i} of {len(splits)} folds"

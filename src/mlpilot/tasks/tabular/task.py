@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +39,18 @@ def fit_tabular(
     *,
     path: str | Path | None = None,
     progress: ProgressCallback = no_progress,
+    stop: threading.Event | None = None,
 ) -> TabularPredictor:
     """Validate the data, run the time-boxed search, save the run and return its predictor.
+
+    Setting ``stop`` (from another thread) ends the search early; the run is built from the models
+    that finished.
 
     Candidates are saved as they finish (inside the budget); the returned predictor holds the
     fitted models already in memory, identical to what `load` reads back.
     """
-    budget = Budget(config.time_limit, reserve=reserve_seconds(config.time_limit, refit_full=config.refit_full))
+    budget = Budget(config.time_limit, reserve=reserve_seconds(config.time_limit, refit_full=config.refit_full),
+                    stop_signal=stop if stop is not None else threading.Event())
     frame = read_table(data)
     training = prepare_training_data(frame, target=config.target, problem_type=config.problem_type)
     for warning in training.report.warnings:

@@ -213,6 +213,8 @@ def _search(
                                score=result.score, best_score=best, message=result.reason,
                                n_done=i + 1, n_total=len(candidates)))
     if not any(r.status == "ok" for r in results):
+        if budget.stopped:
+            raise ConfigError("The search was stopped before any model finished; train again and stop later.")
         raise ConfigError(
             "No model finished within the time limit: raise `time_limit` (or pass none) and try again."
         )
@@ -227,6 +229,8 @@ def _release_weaker_models(results: list[CandidateResult], metric: Metric) -> No
 
 
 def _skip_reason(cand: Candidate, X: pd.DataFrame, budget: Budget) -> str:
+    if budget.stopped:
+        return "the search was stopped early"
     if budget.limited and budget.remaining() < 1.0:
         return "no time left in the budget"
     cls = get_model_class(cand.family)
