@@ -42,5 +42,14 @@ def test_interfaces_do_not_reach_past_api(path):
     own = "mlpilot." + path.relative_to(SRC).parts[0]
     # serve.settings holds only the names `mlpilot serve` shares with the app factory (no server code).
     allowed = ("mlpilot.api", "mlpilot.errors", "mlpilot._version", "mlpilot.serve.settings", own)
+    if own == "mlpilot.cli":
+        allowed += ("mlpilot.ui",)  # `mlpilot ui` starts the web app
+    bad = {m for m in _imports(path) if m != "mlpilot" and not m.startswith(allowed)}
+    assert not bad, f"{path.name} imports {bad}"
+
+
+@pytest.mark.parametrize("path", _files("ui"), ids=lambda p: f"ui/{p.name}")
+def test_ui_uses_only_api_report_and_serve_helpers(path):
+    allowed = ("mlpilot.api", "mlpilot.errors", "mlpilot._version", "mlpilot.report", "mlpilot.serve", "mlpilot.ui")
     bad = {m for m in _imports(path) if m != "mlpilot" and not m.startswith(allowed)}
     assert not bad, f"{path.name} imports {bad}"

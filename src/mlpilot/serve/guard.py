@@ -29,13 +29,15 @@ class BodyTooLarge(HTTPException):
     """Raised from ``receive`` once the body passes the limit; an HTTPException so that FastAPI's
     body parsing re-raises it unchanged instead of turning it into a generic 400."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(status_code=413, detail=_too_large_message(limit))
+    def __init__(self, limit: int, advice: str) -> None:
+        super().__init__(status_code=413, detail=_too_large_message(limit, advice))
 
 
-def _too_large_message(limit: int) -> str:
-    return (f"The request body is larger than this server's limit of {limit:,} bytes; send fewer rows per "
-            "request, or raise the limit with `mlpilot serve --max-request-mb`.")
+SERVE_ADVICE = "send fewer rows per request, or raise the limit with `mlpilot serve --max-request-mb`"
+
+
+def _too_large_message(limit: int, advice: str) -> str:
+    return f"The request body is larger than this server's limit of {limit:,} bytes; {advice}."
 
 
 async def send_json(send: Send, status: int, body: dict[str, Any], headers: Iterable[tuple[str, str]] = ()) -> None:
@@ -51,13 +53,14 @@ def error_body(message: str) -> dict[str, Any]:
 
 
 class RequestGuard:
-    """Token check (constant-time compare) and body-size limit, per path."""
+    """Token check (constant-time compare) and body-size limit, per path; ``advice`` ends the 413 message."""
 
     def __init__(
         self, app: ASGIApp, *, token: str | None, open_paths: frozenset[str], limit: int,
-        limits: dict[str, int],
+        limits: dict[str, int], advice: str = SERVE_ADVICE,
     ) -> None:
         self.app, self.token, self.open_paths, self.limit, self.limits = app, token, open_paths, limit, limits
+        self.advice = advice
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,7 +75,7 @@ class RequestGuard:
         limit = self.limits.get(scope["path"], self.limit)
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await send_json(send, 413, error_body(_too_large_message(limit)))
+            await send_json(send, 413, error_body(_too_large_message(limit, self.advice)))
             return
         await self._call_counted(scope, receive, send, limit)
 
@@ -86,7 +89,7 @@ class RequestGuard:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge(limit)
+                    raise BodyTooLarge(limit, self.advice)
             return message
 
         async def tracking_send(message: Message) -> None:
