@@ -19,7 +19,7 @@ from mlpilot.tasks.gpt.config import GPTTrainConfig, SamplingConfig  # GPT (issu
 from mlpilot.tasks.tabular.card import render_model_card as render_model_card  # re-export for interfaces
 from mlpilot.tasks.tabular.config import TabularConfig, resolve_config
 from mlpilot.tasks.tabular.inference import prepare_training_data
-from mlpilot.tasks.tabular.io import read_table as read_table  # re-export: interfaces read user files with it
+from mlpilot.tasks.tabular.io import read_table as read_table  # re-export: interfaces read user tables once
 from mlpilot.tasks.tabular.predictor import TabularPredictor
 from mlpilot.tasks.tabular.task import fit_tabular
 
