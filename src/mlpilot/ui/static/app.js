@@ -316,13 +316,20 @@ async function showEvaluate() {
   $("#summary-list").replaceChildren(...page.summary.map((line) => el("li", { text: line })));
   const charts = $("#charts");
   charts.replaceChildren();
-  for (const fig of page.figures) {
+  const plots = page.figures.map((fig) => {
     const plot = el("div", { class: "plot", id: `chart-${fig.id}`, role: "img", "aria-label": fig.title });
     charts.append(el("figure", { class: "card chart", "data-chart": fig.id }, el("h2", { text: fig.title }), plot,
       el("figcaption", { class: "caption", text: fig.caption })));
+    return plot;
+  });
+  // Drawn only once every card is in the grid: a plot sizes itself to its card's width when drawn.
+  page.figures.forEach((fig, i) => {
+    const plot = plots[i];
     const layout = { ...(fig.figure.layout || {}), autosize: true };
+    delete layout.width;  // the card sets the width; the figure's own height is kept so nothing is clipped
+    plot.style.height = `${layout.height || 400}px`;
     Plotly.newPlot(plot, fig.figure.data || [], layout, { responsive: true, displaylogo: false });
-  }
+  });
   const suggested = $("#suggested-rows");
   suggested.replaceChildren(...(page.suggested_rows.length ? [el("span", { class: "hint", text: "Try: " })] : []),
     ...page.suggested_rows.map((r) => {
@@ -425,7 +432,9 @@ async function scoreFile(event) {
     const lines = text.trim().split("\n");
     $("#score-count").textContent = `${lines.length - 1} rows scored.`;
     const rows = lines.slice(0, 6).map((line) => line.split(","));
-    $("#score-preview").replaceChildren(...rows.map((cells, i) => el("tr", {}, ...cells.map((c) => el(i ? "td" : "th", { text: c })))));
+    const shown = (c) => (/^-?\d+\.\d{4,}$/.test(c) ? Number(c).toFixed(3) : c);  // preview only; the file keeps every digit
+    $("#score-preview").replaceChildren(el("caption", { class: "hint", text: "First rows of the predictions" }),
+      ...rows.map((cells, i) => el("tr", {}, ...cells.map((c) => el(i ? "td" : "th", { text: i ? shown(c) : c })))));
     $("#score-result").hidden = false;
   } catch (err) { showMessage("step5-message", err.message); }
 }
