@@ -23,13 +23,13 @@ from fastapi.staticfiles import StaticFiles
 
 from mlpilot import api
 from mlpilot._version import __version__
-from mlpilot.errors import DataError, MlpilotError
+from mlpilot.errors import ConfigError, DataError, MlpilotError
 from mlpilot.serve.common import spilled_upload
 from mlpilot.serve.guard import RequestGuard, error_body
 from mlpilot.serve.service import ModelService
 from mlpilot.ui import describe, evaluate
 from mlpilot.ui.deploy import Servers, example_row, run_archive, snippets
-from mlpilot.ui.training import TrainingJobs, TrainSettings
+from mlpilot.ui.training import ACTIVE, STATUS_FILE, TrainingJobs, TrainSettings
 from mlpilot.ui.workspace import TABLE_SUFFIXES, Project, UploadTooLarge, Workspace, too_large_message
 
 MiB = 2**20
@@ -172,9 +172,14 @@ def _project_routes(app: FastAPI, ctx: UIContext) -> None:
     @app.post("/api/projects/{project_id}/target")
     def choose_target(project_id: str, target: str = Body(..., embed=True)) -> dict[str, Any]:
         project = ctx.project(project_id)
+        if ctx.jobs.status(project)["state"] in ACTIVE:
+            raise ConfigError("Training is running for this project; wait for it, or stop it, before changing "
+                              "the target.")
         report = api.inspect(ctx.frame(project), target=target)  # a DataError leaves the project as it was
         project.write("report.json", report)
-        project.update(target=target, step=max(project.state.get("step", 1), 1))
+        if target != project.target:  # a model for another column does not answer this question
+            (project.folder / STATUS_FILE).unlink(missing_ok=True)
+            project.update(target=target, run=None)
         return project_summary(ctx, project)
 
     @app.post("/api/projects/{project_id}/step")

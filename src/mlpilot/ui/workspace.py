@@ -65,6 +65,10 @@ class Project:
         return runs / f"run-{n}"
 
     def update(self, **changes: Any) -> None:
+        """Apply ``changes`` to the latest saved state (another request may have saved since this was read)."""
+        saved = self.folder / "project.json"
+        if saved.is_file():
+            self.state = json.loads(saved.read_text())
         self.state.update(changes)
         write_json(self.folder / "project.json", self.state)
 
