@@ -1,9 +1,12 @@
 """The five steps in a real browser: headless Chromium driven by Playwright against the real server."""
 
 import io
+import threading
 
 import pandas as pd
 import pytest
+
+from mlpilot import api
 
 TRAIN_SECONDS = "15"  # an upper bound: with two families the search ends after ~3 s
 
@@ -105,3 +108,37 @@ def test_one_class_target_is_refused_in_words(ui_server, page, small_churn):
     page.click("#choose-target")
     page.wait_for_selector("#problem-card:not([hidden])")
     assert "3 categories" in page.inner_text("#problem-headline")
+
+
+def test_live_training_survives_a_reload_and_stops_early(ui_server, page, small_churn, monkeypatch):
+    """The first finished model holds the search (deterministically) while the page reloads and stops it."""
+    real_fit, first_model_done, release = api.fit, threading.Event(), threading.Event()
+
+    def fit_that_pauses_after_the_first_model(*args, progress, **kwargs):
+        def paused(event):
+            progress(event)
+            if event.kind == "model_done" and not first_model_done.is_set():
+                first_model_done.set()
+                release.wait(20)
+
+        return real_fit(*args, progress=paused, **kwargs)
+
+    monkeypatch.setattr(api, "fit", fit_that_pauses_after_the_first_model)
+    page.goto(ui_server)
+    upload(page, "#upload-input", "customers.csv", small_churn.head(300).to_csv(index=False).encode())
+    page.wait_for_selector("#step-1:not([hidden])")
+    page.select_option("#target-select", "churn")
+    page.click("#choose-target")
+    page.click("#problem-card .next")
+    page.click("#step-2 .next")
+    page.click("#start-training")
+    page.wait_for_selector("#leaderboard tbody tr")
+    page.reload()
+    page.wait_for_selector("#train-live:not([hidden]) #leaderboard tbody tr")
+    assert page.inner_text("#train-state") == "Training…"
+    page.click("#stop-training")
+    page.wait_for_selector("#train-state:has-text('Stopping')")
+    release.set()
+    page.wait_for_selector("#to-evaluate:not([hidden])")
+    assert "Stopped early" in page.inner_text("#train-message")
+    assert "stopped" in page.inner_text("#leaderboard")
