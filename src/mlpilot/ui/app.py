@@ -37,6 +37,7 @@ DEFAULT_MAX_UPLOAD_BYTES = 100 * MiB
 MULTIPART_OVERHEAD = 64 * 1024  # form boundaries and headers around the file
 STATIC = resources.files("mlpilot.ui") / "static"
 CHURN_NAME = "Telco customer churn (bundled sample)"
+MODELS_IN_MEMORY = 4
 
 
 @dataclass
@@ -77,6 +78,8 @@ class UIContext:
         if service is None:
             service = ModelService(api.load(run))
             with self._lock:
+                while len(self._models) >= MODELS_IN_MEMORY:  # the oldest loaded run goes first
+                    self._models.pop(next(iter(self._models)))
                 self._models[str(run)] = service
         return service
 

@@ -109,7 +109,7 @@ class Workspace:
             if data.stat().st_size == 0:
                 raise DataError(f"The file '{_shown(filename)}' is empty; choose a CSV or Parquet file with a "
                                 "header row and data rows.")
-            if suffix == ".csv" and data.read_bytes()[:4] == PARQUET_MAGIC:
+            if suffix == ".csv" and _starts_with(data, PARQUET_MAGIC):  # a Parquet file under another name
                 data = data.rename(folder / "data.parquet")
             frame = _read_user_table(data, filename=filename)
             return self._start(folder, data=data, name=_shown(filename), n_rows=len(frame),
@@ -157,6 +157,11 @@ def _copy_limited(stream: BinaryIO, path: Path, *, limit: int) -> None:
             if written > limit:
                 raise UploadTooLarge(too_large_message(limit))
             out.write(chunk)
+
+
+def _starts_with(path: Path, magic: bytes) -> bool:
+    with path.open("rb") as stream:
+        return stream.read(len(magic)) == magic
 
 
 def too_large_message(limit: int) -> str:
