@@ -110,7 +110,7 @@ def gain_chart(ev: dict[str, Any]) -> dict:
         go.Scatter(x=[0, 100], y=[0, 100], mode="lines", name="random order", line={"dash": "dash", "color": GREY}),
         go.Scatter(x=[100 * v for v in gain["curve"]["fraction"]], y=[100 * v for v in gain["curve"]["gain"]],
                    mode="lines", name="riskiest first (model)", line={"color": BLUE, "width": 3}),
-        go.Bar(x=[100 * v - 5 for v in gain["fraction"]], y=[100 * v for v in gain["gain"]], width=9,
+        go.Bar(x=[100 * v for v in gain["fraction"]], y=[100 * v for v in gain["gain"]], width=6,
                name="by decile", marker={"color": BLUE, "opacity": 0.25},
                customdata=[[round(100 * f), lift] for f, lift in zip(gain["fraction"], gain["lift"], strict=True)],
                hovertemplate="riskiest %{customdata[0]}%: %{y:.0f}% reached, %{customdata[1]:.1f}× random"
