@@ -117,7 +117,7 @@ def gain_table(y: np.ndarray, p: np.ndarray, *, positive: str) -> dict[str, Any]
     )
     curve_x = np.arange(1, len(y) + 1) / len(y)
     curve_y = hits / total if total else np.zeros(len(y))
-    keep = thin_indices(len(curve_x))
+    keep = thin_indices(len(curve_x), MAX_CURVE_POINTS - 1)  # room for the (0, 0) origin
     return {
         "fraction": _floats(DECILES), "gain": _floats(gain), "lift": _floats(lift),
         "top_decile_gain": float(gain[0]), "top_decile_lift": float(lift[0]), "sentence": sentence,
