@@ -18,6 +18,9 @@ import plotly.io as pio
 TEMPLATE = "plotly_white"
 BLUE, ORANGE, GREY = "#1f77b4", "#ff7f0e", "#9a9a9a"
 MAX_IMPORTANCE_BARS = 15
+# ROC curves never reach the lower right corner: the legend sits there, clear of the curves and tool bar
+ROC_LEGEND = {"orientation": "v", "x": 0.98, "y": 0.02, "xanchor": "right", "yanchor": "bottom",
+              "bgcolor": "rgba(255,255,255,0.8)"}
 
 
 def evaluation_figures(evaluation: dict[str, Any], *, importance: dict[str, float] | None = None) -> list[dict]:
@@ -47,6 +50,7 @@ def roc_chart(ev: dict[str, Any]) -> dict | None:
     ])
     _axes(fig, x=f"share of '{negative}' rows flagged (false positive rate)",
           y=f"share of '{positive}' rows found (true positive rate)")
+    fig.update_layout(legend=ROC_LEGEND)
     caption = (f"The model ranks a randomly chosen '{positive}' row above a randomly chosen '{negative}' row "
                f"{roc['auc']:.0%} of the time (ROC AUC {roc['auc']:.3f}; 0.5 is guessing, 1.0 is perfect).")
     return _chart("roc", "ROC curve", caption, fig)
@@ -148,6 +152,7 @@ def multiclass_roc_chart(ev: dict[str, Any]) -> dict | None:
         fig.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines",
                                  name=f"{curve['class']} (AUC {curve['auc']:.3f})"))
     _axes(fig, x="share of other rows flagged (false positive rate)", y="share of the class found (true positive rate)")
+    fig.update_layout(legend=ROC_LEGEND)
     best = max(curves, key=lambda c: c["auc"])
     worst = min(curves, key=lambda c: c["auc"])
     mean_auc = sum(c["auc"] for c in curves) / len(curves)
@@ -210,10 +215,10 @@ def residual_chart(ev: dict[str, Any]) -> dict:
 # ------------------------------------------------------------------------------ importance
 def importance_chart(importance: dict[str, float], *, problem_type: str) -> dict:
     top = sorted(importance.items(), key=lambda item: item[1], reverse=True)[:MAX_IMPORTANCE_BARS]
-    units = "the target's units" if problem_type == "regression" else "log-odds"
+    units = "in the target's units" if problem_type == "regression" else "log-odds"
     fig = go.Figure(go.Bar(x=[v for _, v in top][::-1], y=[n for n, _ in top][::-1], orientation="h",
                            marker={"color": BLUE}, hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
-    _axes(fig, x=f"average effect on a prediction ({units})", y="")
+    _axes(fig, x=f"average effect on a prediction ({units.removeprefix('in ')})", y="")
     fig.update_layout(height=max(320, 26 * len(top) + 120))
     names = [f"'{n}'" for n, _ in top[:3]]
     caption = (f"{names[0]} moves predictions the most (by {top[0][1]:.3g} {units} on an average row)"
