@@ -16,6 +16,7 @@ from mlpilot.tasks import mri as mri  # MRI reconstruction facade (issue 6); tor
 from mlpilot.tasks.gpt.config import GPTTrainConfig, SamplingConfig  # GPT (issue 7): torch-free configs
 from mlpilot.tasks.tabular.card import render_model_card as render_model_card  # re-export for interfaces
 from mlpilot.tasks.tabular.config import TabularConfig, resolve_config
+from mlpilot.tasks.tabular.io import read_table as read_table  # re-export: interfaces read user tables once
 from mlpilot.tasks.tabular.predictor import TabularPredictor
 from mlpilot.tasks.tabular.task import fit_tabular
 

@@ -14,6 +14,8 @@ import pandas as pd
 
 from mlpilot.tasks.tabular.models.base import MULTICLASS, TabularModel
 
+Member = tuple[str, list[TabularModel], float]  # (name, fold models, ensemble weight)
+
 
 @dataclass
 class Explanation:
@@ -37,13 +39,18 @@ class Explanation:
         return [(str(col), float(values[col])) for col in order]
 
 
+def explainable_members(members: list[Member], explainer: Member | None) -> list[Member]:
+    """The ensemble members SHAP can explain, or the stand-in explainer model when none can."""
+    return [m for m in members if m[1][0].can_explain] or ([explainer] if explainer else [])
+
+
 def bag_contributions(models: list[TabularModel], X: pd.DataFrame) -> np.ndarray:
     """Average SHAP contributions over the fold models of one candidate."""
     return np.mean([m.contributions(X) for m in models], axis=0)
 
 
 def explain_rows(
-    members: list[tuple[str, list[TabularModel], float]],
+    members: list[Member],
     X: pd.DataFrame,
     *,
     source_columns: dict[str, str],
@@ -56,7 +63,9 @@ def explain_rows(
     total_weight = sum(weight for _, _, weight in members)
     combined = None
     for _, models, weight in members:
-        contrib = bag_contributions(models, X) * (weight / total_weight)
+        # the stand-in explainer is not in the ensemble (weight 0): it then explains on its own
+        share = weight / total_weight if total_weight > 0 else 1.0 / len(members)
+        contrib = bag_contributions(models, X) * share
         combined = contrib if combined is None else combined + contrib
     if combined.ndim == 3:  # multiclass: explain the predicted class of each row
         combined = combined[np.arange(len(X)), predicted_codes]

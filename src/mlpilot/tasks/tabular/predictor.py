@@ -19,15 +19,15 @@ from sklearn import metrics as skm
 
 from mlpilot.engine.metrics import available_metrics, get_metric
 from mlpilot.errors import DataError
-from mlpilot.tasks.tabular.explain import Explanation, explain_rows, explanation_units
+from mlpilot.tasks.tabular.evaluation import evaluation_data
+from mlpilot.tasks.tabular.explain import Explanation, Member, explain_rows, explainable_members, explanation_units
 from mlpilot.tasks.tabular.features import FeaturePipeline
 from mlpilot.tasks.tabular.inference import DataReport
 from mlpilot.tasks.tabular.io import read_table
-from mlpilot.tasks.tabular.models.base import BINARY, REGRESSION, TabularModel
-from mlpilot.tasks.tabular.run_dir import load_run
+from mlpilot.tasks.tabular.models.base import BINARY, REGRESSION
+from mlpilot.tasks.tabular.run_dir import load_importance, load_run, load_validation
 
 log = logging.getLogger("mlpilot")
-Member = tuple[str, list[TabularModel], float]
 
 
 class TabularPredictor:
@@ -137,15 +137,7 @@ class TabularPredictor:
     # ------------------------------------------------------------------------------ evaluate
     def evaluate(self, data: Any) -> dict[str, float]:
         """Every metric of this problem type on labelled ``data`` (rows without a label are dropped)."""
-        frame = read_table(data)
-        if self.target not in frame.columns:
-            raise DataError(f"Column '{self.target}' (the target) is missing: evaluate needs labelled data.")
-        frame = frame[frame[self.target].notna()]
-        if frame.empty:
-            raise DataError(f"Every row has an empty '{self.target}': evaluate needs labelled data.")
-        y = self._encode_labels(frame[self.target])
-        X, _ = self._prepare(frame)
-        raw = self._blend(X)
+        y, raw = self._labelled_predictions(data)
         results: dict[str, float] = {}
         for name in available_metrics(self.problem_type):
             try:
@@ -154,8 +146,43 @@ class TabularPredictor:
                 continue
         if self.problem_type == BINARY and self.threshold is not None:
             results.update(_label_metrics(y, self._codes(raw)))
-        results["n_rows"] = float(len(frame))
+        results["n_rows"] = float(len(y))
         return results
+
+    def _labelled_predictions(self, data: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Encoded labels and the ensemble's raw predictions for the labelled rows of ``data``."""
+        frame = read_table(data)
+        if self.target not in frame.columns:
+            raise DataError(f"Column '{self.target}' (the target) is missing: evaluate needs labelled data.")
+        frame = frame[frame[self.target].notna()]
+        if frame.empty:
+            raise DataError(f"Every row has an empty '{self.target}': evaluate needs labelled data.")
+        y = self._encode_labels(frame[self.target])
+        X, _ = self._prepare(frame)
+        return y, self._blend(X)
+
+    def evaluation_data(self, data: Any) -> dict[str, Any]:
+        """Curves, confusion matrix, gain and calibration on labelled ``data`` (JSON-ready; see
+        :func:`mlpilot.tasks.tabular.evaluation.evaluation_data`)."""
+        y, raw = self._labelled_predictions(data)
+        return evaluation_data(y, raw, problem_type=self.problem_type, classes=self.classes,
+                               threshold=self.threshold, metric=self.metric,
+                               source=f"labelled data, {len(y):,} rows")
+
+    def validation_evaluation(self) -> dict[str, Any]:
+        """The same evaluation on the out-of-fold validation predictions stored in the run at fit time.
+
+        Raises :class:`ArtifactError` for runs saved before mlpilot stored them (re-run fit, or use
+        :meth:`evaluation_data` on labelled data)."""
+        y, raw = load_validation(self.path)
+        source = f"out-of-fold validation ({self.manifest['validation']}) on {len(y):,} training rows"
+        return evaluation_data(y, raw, problem_type=self.problem_type, classes=self.classes,
+                               threshold=self.threshold, metric=self.metric, source=source)
+
+    def global_importance(self) -> dict[str, float] | None:
+        """Mean absolute contribution of each input column (largest first), measured at fit time on up to
+        500 training rows, in the units of :meth:`explain`; None when the run has none stored."""
+        return load_importance(self.path)
 
     def _encode_labels(self, labels: pd.Series) -> np.ndarray:
         if self.problem_type == REGRESSION:
@@ -174,9 +201,7 @@ class TabularPredictor:
     def explain(self, data: Any) -> Explanation:
         """Per-row contributions of each input column, and their global importance."""
         X, index = self._prepare(data)
-        explainable = [m for m in self.members if m[1][0].can_explain] or (
-            [self.explainer] if self.explainer else []
-        )
+        explainable = explainable_members(self.members, self.explainer)
         if not explainable:
             raise DataError("No model of this run can explain rows; re-run fit with a gradient-boosting family.")
         codes = self._codes(self._blend(X)) if self.problem_type != REGRESSION else None

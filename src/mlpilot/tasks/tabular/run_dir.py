@@ -4,6 +4,8 @@ Layout (inside the generic run directory of :mod:`mlpilot.engine.artifact`)::
 
     pipeline/                     feature pipeline (JSON + npz arrays)
     models/<model>/fold_<i>/      each ensemble member's fold models, in their library's format
+    validation/oof.npz            the ensemble's out-of-fold predictions (``raw``) and encoded target (``y``)
+    validation/importance.json    mean |SHAP| per input column on a sample of training rows (if explainable)
     log.txt                       what the search did, model by model
     model_card.md                 intended use, data, metrics, threshold, limitations (for people)
 """
@@ -11,8 +13,11 @@ Layout (inside the generic run directory of :mod:`mlpilot.engine.artifact`)::
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from mlpilot._version import __version__
 from mlpilot.engine.artifact import RunWriter, read_manifest
@@ -26,6 +31,8 @@ from mlpilot.tasks.tabular.models.base import TabularModel
 from mlpilot.tasks.tabular.trainer import ENSEMBLE_NAME, CandidateResult, SearchOutcome
 
 KIND = "tabular"
+OOF_FILE = "validation/oof.npz"
+IMPORTANCE_FILE = "validation/importance.json"
 
 
 def save_candidate(writer: RunWriter, result: CandidateResult) -> None:
@@ -45,6 +52,7 @@ def finish_run(
     report: DataReport,
     log_lines: list[str],
     fit_seconds: float,
+    importance: dict[str, float] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Keep only the ensemble members' (and the explainer's) model files, then commit the run."""
     kept = {r.name for r in _saved_results(outcome)}
@@ -57,10 +65,51 @@ def finish_run(
         model.save(writer.root / "models" / name / "full")
         writer.record(f"models/{name}/full")
     outcome.pipeline.save(writer.root / "pipeline")
+    save_validation(writer.root, outcome, importance=importance)
     (writer.root / "log.txt").write_text("\n".join(log_lines) + "\n")
     manifest = build_manifest(outcome, config=config, report=report, fit_seconds=fit_seconds)
     (writer.root / "model_card.md").write_text(render_model_card(manifest))
     return writer.commit(manifest)
+
+
+def save_validation(root: Path, outcome: SearchOutcome, *, importance: dict[str, float] | None) -> None:
+    """Store what the evaluation charts are drawn from: out-of-fold predictions and global importance."""
+    (root / "validation").mkdir(exist_ok=True)
+    if outcome.oof_raw is not None:
+        np.savez_compressed(root / OOF_FILE, y=outcome.oof_y, raw=outcome.oof_raw)
+    if importance is not None:
+        (root / IMPORTANCE_FILE).write_text(json.dumps(importance, indent=1))
+
+
+def load_validation(run: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The stored out-of-fold ``(y, raw)`` of a run (already checksum-verified when the run loaded)."""
+    path = run / OOF_FILE
+    if not path.is_file():
+        raise ArtifactError(
+            f"Run '{run}' holds no stored validation predictions ({OOF_FILE}); it was saved by an older mlpilot. "
+            f"Re-run `fit` to get the validation charts, or evaluate on labelled data (`mlpilot report RUN_DIR "
+            f"--data FILE`)."
+        )
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            y, raw = stored["y"], stored["raw"]
+    except (KeyError, ValueError, OSError) as exc:
+        raise ArtifactError(f"'{path}' is unreadable ({exc}); re-run `fit`.") from exc
+    if len(y) != len(raw) or len(y) == 0:
+        raise ArtifactError(f"'{path}' holds {len(y)} labels for {len(raw)} predictions; re-run `fit`.")
+    return y, raw
+
+
+def load_importance(run: Path) -> dict[str, float] | None:
+    """Global importance stored at fit time, largest first; None when the run has none."""
+    path = run / IMPORTANCE_FILE
+    if not path.is_file():
+        return None
+    try:
+        stored = json.loads(path.read_text())
+        return {str(name): float(value) for name, value in stored.items()}
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise ArtifactError(f"'{path}' is unreadable ({exc}); re-run `fit`.") from exc
 
 
 def build_manifest(

@@ -93,6 +93,11 @@ class SearchOutcome:
     n_folds: int
     validation: str
     refits: dict[str, TabularModel] = field(default_factory=dict)  # member name → model fitted on all rows
+    # The final ensemble's out-of-fold predictions on the rows validation covered (bagging: all rows;
+    # holdout: the holdout rows), with their encoded target: what the evaluation charts are drawn from.
+    oof_rows: np.ndarray | None = field(default=None, repr=False)  # positions in the training table
+    oof_y: np.ndarray | None = field(default=None, repr=False)
+    oof_raw: np.ndarray | None = field(default=None, repr=False)
 
 
 def encode_target(y: pd.Series, problem_type: str) -> tuple[np.ndarray, list[Any]]:
@@ -153,7 +158,7 @@ def run_search(
         members=members, weights=weights, ensemble_score=ensemble_score, threshold=threshold,
         explainer=_pick_explainer(results, members, metric), n_folds=len(splits),
         validation="holdout (20%)" if len(splits) == 1 else _bagging_description(len(splits), members),
-        refits=refits,
+        refits=refits, oof_rows=np.flatnonzero(covered), oof_y=y[covered], oof_raw=proba[covered],
     )
 
 
