@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from mlpilot import api
 from mlpilot.engine.progress import ProgressEvent
 from mlpilot.tasks.gpt.config import GPTTrainConfig, SamplingConfig
 from mlpilot.tasks.gpt.data import TokenData, default_corpus, split_tokens
 from mlpilot.tasks.gpt.detect import STATISTICS, auroc, detection_scores
 from mlpilot.tasks.gpt.generate import encode_prompt, generate_ids
 from mlpilot.tasks.gpt.run import GPTRun
+from mlpilot.tasks.gpt.train import train as train_gpt
 
 PROMPTS = ("And God said unto", "In the beginning", "Blessed are")
 
@@ -76,9 +76,9 @@ def main() -> None:
 
     text = default_corpus()
     start = time.perf_counter()
-    run = api.train_gpt(None, out=args.out, progress=log_event, config=GPTTrainConfig(
+    run = GPTRun.load(train_gpt(None, out=args.out, progress=log_event, config=GPTTrainConfig(
         time_limit=args.time_limit, tokenizer=args.tokenizer, seed=args.seed, n_layer=args.n_layer,
-        n_head=args.n_head, n_embd=args.n_embd, block_size=args.block_size))
+        n_head=args.n_head, n_embd=args.n_embd, block_size=args.block_size)))
     wall = time.perf_counter() - start
     if run.manifest.get("threads"):
         torch.set_num_threads(run.manifest["threads"])  # measure inference with the threads training chose

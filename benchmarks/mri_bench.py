@@ -38,14 +38,15 @@ LAMDAS = (0.003, 0.01, 0.03)
 
 def simulate_sets(root: Path, args: argparse.Namespace) -> dict[str, Path]:
     size = (args.size[0], args.size[1])
-    sets = {
-        "train": ("phantom", args.train_volumes, 0),
-        "test_phantom": ("phantom", args.test_volumes, 1000),
-        "test_real_epi": ("nibabel_epi", 1, 2000),
-        "test_real_t1": ("nibabel_t1", 1, 3000),
-    }
+    # Training volumes are split evenly over --train-sources, all written into one folder; every
+    # test set is held out (other seeds, or real MR the model never sees).
+    shares = np.array_split(np.arange(args.train_volumes), len(args.train_sources))
+    sets = [("train", source, len(share), i * 100) for i, (source, share) in enumerate(
+        zip(args.train_sources, shares, strict=True))]
+    sets += [("test_phantom", "phantom", args.test_volumes, 1000), ("test_real_epi", "nibabel_epi", 1, 2000),
+             ("test_real_t1", "nibabel_t1", 1, 3000)]
     paths = {}
-    for name, (source, volumes, seed) in sets.items():
+    for name, source, volumes, seed in sets:
         folder = root / name
         config = mri.SimulationConfig(volumes=volumes, slices=args.slices, size=size, source=source, seed=seed)
         mri.simulate(folder, config)
@@ -82,6 +83,10 @@ def main() -> None:
     parser.add_argument("--pools", type=int, default=4)
     parser.add_argument("--cs-iterations", type=int, default=500)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared machine)")
+    parser.add_argument("--train-sources", nargs="+", default=["phantom", "natural"], choices=mri.SOURCES,
+                        help="simulation sources of the training volumes (split evenly)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--batch-size", type=int, default=4)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
@@ -89,7 +94,8 @@ def main() -> None:
     model_config = mri.ModelConfig(kind=args.model, chans=args.chans, num_pool_layers=args.pools,
                                    cascades=args.cascades)
     config = mri.TrainConfig(model=model_config, accelerations=ACCELERATIONS, time_limit=args.budget,
-                             val_fraction=0.1, n_threads=args.threads)
+                             val_fraction=0.1, n_threads=args.threads, device=args.device,
+                             batch_size=args.batch_size)
     run = mri.train(paths["train"], args.out / "run", config)
     train_seconds = time.perf_counter() - t0
     predictor = mri.load(run)

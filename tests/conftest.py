@@ -39,3 +39,18 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def old_churn_run(churn_run, tmp_path_factory):
+    """A copy of ``churn_run`` as saved before runs stored validation data (no validation/ files)."""
+    import json
+
+    copy = churn_run.save(tmp_path_factory.mktemp("runs") / "old")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    for name in ("validation/oof.npz", "validation/importance.json"):
+        (copy / name).unlink()
+        del manifest["files"][name]
+    (copy / "validation").rmdir()
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    return copy

@@ -223,3 +223,14 @@ def test_refit_uses_the_folds_mean_iteration_count():
     folds = [100, 140, 121]
     assert refit_params("lightgbm", {"learning_rate": 0.05}, folds) == {"learning_rate": 0.05, "n_estimators": 120}
     assert refit_params("linear", {"C": 1.0}, folds) == {"C": 1.0}
+
+
+def test_importing_a_deep_learning_task_does_not_load_the_tabular_stack():
+    # The GPU machines and MRI/GPT-only users need not have LightGBM, XGBoost or CatBoost installed.
+    import subprocess
+    import sys
+
+    code = ("import sys, mlpilot.tasks.mri.training, mlpilot.tasks.gpt.train; "
+            "print(sorted({'lightgbm', 'xgboost', 'catboost', 'mlpilot.api'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

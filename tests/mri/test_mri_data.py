@@ -9,6 +9,7 @@ from mlpilot.tasks.mri.data import Header, Volume, read_volume, write_volume
 from mlpilot.tasks.mri.dataset import MaskTransform, SliceDataset
 from mlpilot.tasks.mri.masks import MaskFunc
 from mlpilot.tasks.mri.physics import center_crop, ifft2c, rss
+from mlpilot.tasks.mri.simulation import SimulationConfig, simulate
 
 
 def _volume(coils: int) -> Volume:
@@ -77,3 +78,27 @@ def test_missing_file_key_and_bad_shape_are_data_errors(tmp_path):
     (tmp_path / "text.h5").write_text("not hdf5")
     with pytest.raises(DataError, match="not a readable HDF5"):
         read_volume(tmp_path / "text.h5")
+
+
+def test_natural_source_gives_bounded_seeded_volumes_from_bundled_photos(tmp_path):
+    from mlpilot.tasks.mri.simulation import natural_images
+
+    first = natural_images(n_slices=4, shape=(48, 40), rng=np.random.default_rng(3))
+    again = natural_images(n_slices=4, shape=(48, 40), rng=np.random.default_rng(3))
+    assert first.shape == (4, 48, 40) and np.array_equal(first, again)
+    assert first.min() >= 0 and np.isclose(first.max(), 1.0)
+    assert np.abs(np.diff(first, axis=0)).mean() < np.abs(first).mean()  # neighbouring slices look alike
+    paths = simulate(tmp_path, SimulationConfig(volumes=2, slices=2, size=(48, 40), source="natural"))
+    assert [p.name for p in paths] == ["natural_0_000.h5", "natural_0_001.h5"]
+
+
+def test_training_on_a_missing_gpu_is_a_config_error(monkeypatch):
+    import torch
+
+    from mlpilot.errors import ConfigError
+    from mlpilot.tasks.mri.training import TrainConfig
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="no GPU"):
+        TrainConfig(device="cuda")
+    assert TrainConfig().resolved_device() == "cpu"

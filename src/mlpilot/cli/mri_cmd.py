@@ -65,6 +65,7 @@ def train(
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimiser steps.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     threads: Annotated[int | None, typer.Option(help="torch threads; 1 is often fastest on a busy machine.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: the GPU when there is one).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:
@@ -73,7 +74,7 @@ def train(
     accelerations = tuple(acceleration) if acceleration else None
     config = api.mri.TrainConfig(model=model_config, resume=resume, **_given(
         accelerations=accelerations, mask_type=mask_type, time_limit=time_limit, batch_size=batch_size, lr=lr,
-        max_steps=max_steps, seed=seed, n_threads=threads))
+        max_steps=max_steps, seed=seed, n_threads=threads, device=device))
 
     def show(event: Any) -> None:
         if not quiet and event.kind == "model_done":

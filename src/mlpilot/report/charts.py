@@ -18,6 +18,9 @@ import plotly.io as pio
 TEMPLATE = "plotly_white"
 BLUE, ORANGE, GREY = "#1f77b4", "#ff7f0e", "#9a9a9a"
 MAX_IMPORTANCE_BARS = 15
+# ROC curves never reach the lower right corner: the legend sits there, clear of the curves and tool bar
+ROC_LEGEND = {"orientation": "v", "x": 0.98, "y": 0.02, "xanchor": "right", "yanchor": "bottom",
+              "bgcolor": "rgba(255,255,255,0.8)"}
 
 
 def evaluation_figures(evaluation: dict[str, Any], *, importance: dict[str, float] | None = None) -> list[dict]:
@@ -47,9 +50,10 @@ def roc_chart(ev: dict[str, Any]) -> dict | None:
     ])
     _axes(fig, x=f"share of '{negative}' rows flagged (false positive rate)",
           y=f"share of '{positive}' rows found (true positive rate)")
+    fig.update_layout(legend=ROC_LEGEND)
     caption = (f"The model ranks a randomly chosen '{positive}' row above a randomly chosen '{negative}' row "
                f"{roc['auc']:.0%} of the time (ROC AUC {roc['auc']:.3f}; 0.5 is guessing, 1.0 is perfect).")
-    return _chart("roc", "ROC curve", caption, fig, ev)
+    return _chart("roc", "ROC curve", caption, fig)
 
 
 def precision_recall_chart(ev: dict[str, Any]) -> dict | None:
@@ -67,7 +71,7 @@ def precision_recall_chart(ev: dict[str, Any]) -> dict | None:
     caption = (f"The further the curve stays up and to the right, the fewer false alarms it takes to find the "
                f"'{positive}' rows: average precision {pr['average_precision']:.2f}, against {base:.2f} for "
                f"flagging rows at random.")
-    return _chart("precision_recall", "Precision–recall curve", caption, fig, ev)
+    return _chart("precision_recall", "Precision–recall curve", caption, fig)
 
 
 def confusion_chart(ev: dict[str, Any]) -> dict:
@@ -90,7 +94,7 @@ def confusion_chart(ev: dict[str, Any]) -> dict:
         caption = _multiclass_confusion_caption(labels, matrix)
         title = "Confusion matrix (most probable class)"
     _axes(fig, x="what the model predicted", y="what really happened")
-    return _chart("confusion", title, caption, fig, ev)
+    return _chart("confusion", title, caption, fig)
 
 
 def _multiclass_confusion_caption(labels: list[str], matrix: list[list[int]]) -> str:
@@ -110,14 +114,14 @@ def gain_chart(ev: dict[str, Any]) -> dict:
         go.Scatter(x=[0, 100], y=[0, 100], mode="lines", name="random order", line={"dash": "dash", "color": GREY}),
         go.Scatter(x=[100 * v for v in gain["curve"]["fraction"]], y=[100 * v for v in gain["curve"]["gain"]],
                    mode="lines", name="riskiest first (model)", line={"color": BLUE, "width": 3}),
-        go.Bar(x=[100 * v - 5 for v in gain["fraction"]], y=[100 * v for v in gain["gain"]], width=9,
+        go.Bar(x=[100 * v for v in gain["fraction"]], y=[100 * v for v in gain["gain"]], width=6,
                name="by decile", marker={"color": BLUE, "opacity": 0.25},
                customdata=[[round(100 * f), lift] for f, lift in zip(gain["fraction"], gain["lift"], strict=True)],
                hovertemplate="riskiest %{customdata[0]}%: %{y:.0f}% reached, %{customdata[1]:.1f}× random"
                              "<extra></extra>"),
     ])
     _axes(fig, x="share of rows contacted, riskiest first (%)", y=f"share of all '{positive}' rows reached (%)")
-    return _chart("gain", "Cumulative gain", gain["sentence"], fig, ev)
+    return _chart("gain", "Cumulative gain", gain["sentence"], fig)
 
 
 def calibration_chart(ev: dict[str, Any]) -> dict:
@@ -134,7 +138,7 @@ def calibration_chart(ev: dict[str, Any]) -> dict:
                f"of '{positive}' differ by {100 * sum(gaps) / len(gaps):.1f} percentage points on average "
                f"(at most {100 * max(gaps):.1f}); points on the diagonal mean the probabilities can be taken at "
                f"face value.")
-    return _chart("calibration", "Calibration", caption, fig, ev)
+    return _chart("calibration", "Calibration", caption, fig)
 
 
 # ------------------------------------------------------------------------------ multiclass
@@ -148,13 +152,14 @@ def multiclass_roc_chart(ev: dict[str, Any]) -> dict | None:
         fig.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines",
                                  name=f"{curve['class']} (AUC {curve['auc']:.3f})"))
     _axes(fig, x="share of other rows flagged (false positive rate)", y="share of the class found (true positive rate)")
+    fig.update_layout(legend=ROC_LEGEND)
     best = max(curves, key=lambda c: c["auc"])
     worst = min(curves, key=lambda c: c["auc"])
     mean_auc = sum(c["auc"] for c in curves) / len(curves)
     caption = (f"Telling each class apart from all others, the model's average AUC is {mean_auc:.3f}; "
                f"'{best['class']}' is the easiest to recognise ({best['auc']:.3f}) and '{worst['class']}' "
                f"the hardest ({worst['auc']:.3f}).")
-    return _chart("roc_per_class", "ROC curve per class (one vs rest)", caption, fig, ev)
+    return _chart("roc_per_class", "ROC curve per class (one vs rest)", caption, fig)
 
 
 def per_class_chart(ev: dict[str, Any]) -> dict:
@@ -171,7 +176,7 @@ def per_class_chart(ev: dict[str, Any]) -> dict:
     caption = (f"Recall is the share of each class the model finds: from {weakest['recall']:.0%} for "
                f"'{weakest['class']}' to {strongest['recall']:.0%} for '{strongest['class']}'; precision is how "
                f"many of the rows given a class truly belong to it.")
-    return _chart("per_class", "Precision and recall per class", caption, fig, ev)
+    return _chart("per_class", "Precision and recall per class", caption, fig)
 
 
 # ------------------------------------------------------------------------------ regression
@@ -192,7 +197,7 @@ def predicted_vs_actual_chart(ev: dict[str, Any]) -> dict:
     caption = (f"Predictions are off by {ev['mae']:.4g} on average (mean absolute error; RMSE {ev['rmse']:.4g})"
                f"{r2}; points near the diagonal are predicted well.")
     shown = "" if scatter["n_shown"] == ev["n_rows"] else f" ({scatter['n_shown']:,} rows shown)"
-    return _chart("predicted_vs_actual", "Predicted against actual" + shown, caption, fig, ev)
+    return _chart("predicted_vs_actual", "Predicted against actual" + shown, caption, fig)
 
 
 def residual_chart(ev: dict[str, Any]) -> dict:
@@ -204,36 +209,32 @@ def residual_chart(ev: dict[str, Any]) -> dict:
     _axes(fig, x="error: actual − predicted", y="number of rows")
     caption = (f"Errors centre on {hist['mean']:.3g} (0 means no systematic over- or under-prediction); bars far "
                f"from zero are rows the model misses by a lot.")
-    return _chart("residuals", "Prediction errors", caption, fig, ev)
+    return _chart("residuals", "Prediction errors", caption, fig)
 
 
 # ------------------------------------------------------------------------------ importance
 def importance_chart(importance: dict[str, float], *, problem_type: str) -> dict:
     top = sorted(importance.items(), key=lambda item: item[1], reverse=True)[:MAX_IMPORTANCE_BARS]
-    units = "the target's units" if problem_type == "regression" else "log-odds"
+    units = "in the target's units" if problem_type == "regression" else "log-odds"
     fig = go.Figure(go.Bar(x=[v for _, v in top][::-1], y=[n for n, _ in top][::-1], orientation="h",
                            marker={"color": BLUE}, hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
-    _axes(fig, x=f"average effect on a prediction ({units})", y="")
+    _axes(fig, x=f"average effect on a prediction ({units.removeprefix('in ')})", y="")
     fig.update_layout(height=max(320, 26 * len(top) + 120))
     names = [f"'{n}'" for n, _ in top[:3]]
     caption = (f"{names[0]} moves predictions the most (by {top[0][1]:.3g} {units} on an average row)"
                + (f", followed by {' and '.join(names[1:])}." if len(names) > 1 else "."))
-    return {"id": "importance", "title": "What drives the predictions", "caption": caption,
-            "figure": _figure_json(fig)}
+    return _chart("importance", "What drives the predictions", caption, fig)
 
 
 # ------------------------------------------------------------------------------ helpers
-def _chart(chart_id: str, title: str, caption: str, fig: go.Figure, ev: dict[str, Any]) -> dict:
-    fig.update_layout(annotations=[{
-        "text": ev["source"], "xref": "paper", "yref": "paper", "x": 0, "y": -0.22, "showarrow": False,
-        "font": {"size": 10, "color": GREY}, "xanchor": "left",
-    }])
+def _chart(chart_id: str, title: str, caption: str, fig: go.Figure) -> dict:
     return {"id": chart_id, "title": title, "caption": caption, "figure": _figure_json(fig)}
 
 
 def _axes(fig: go.Figure, *, x: str, y: str) -> None:
-    fig.update_layout(template=TEMPLATE, height=400, margin={"l": 70, "r": 20, "t": 20, "b": 90},
-                      legend={"orientation": "h", "y": 1.08, "x": 0})
+    # the legend sits above the plot, left, clear of Plotly's tool bar (top right)
+    fig.update_layout(template=TEMPLATE, height=400, margin={"l": 70, "r": 20, "t": 60, "b": 60},
+                      legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"})
     fig.update_xaxes(title_text=x)
     fig.update_yaxes(title_text=y)
 

@@ -117,6 +117,11 @@ class Batch(NamedTuple):
     max_value: torch.Tensor
     crop: tuple[int, int]
 
+    def to(self, device: torch.device | str) -> Batch:
+        """The same batch with its tensors on ``device`` (a no-op on the CPU)."""
+        return self._replace(masked_kspace=self.masked_kspace.to(device), mask=self.mask.to(device),
+                             target=self.target.to(device), max_value=self.max_value.to(device))
+
 
 def collate(samples: Sequence[MriSample]) -> Batch:
     """Stack samples that share one k-space shape and crop (the caller groups them)."""

@@ -26,10 +26,11 @@ def undersample_volume(volume: Volume, mask_func: MaskFunc) -> list[MriSample]:
 def model_volume(model: nn.Module, samples: Sequence[MriSample], *, batch_size: int = 4) -> np.ndarray:
     """Reconstruct ``samples`` of one volume with a learned model -> float32 ``(S, h, w)``."""
     model.eval()
+    device = next(model.parameters()).device
     out = []
     for start in range(0, len(samples), batch_size):
-        batch = collate(samples[start : start + batch_size])
-        out.append(model(batch.masked_kspace, batch.mask, batch.crop).float().numpy())  # (B, h, w)
+        batch = collate(samples[start : start + batch_size]).to(device)
+        out.append(model(batch.masked_kspace, batch.mask, batch.crop).float().cpu().numpy())  # (B, h, w)
     return np.concatenate(out).astype(np.float32)
 
 

@@ -49,6 +49,7 @@ class TrainConfig:
     # torch threads; None keeps torch's default. On a loaded machine 1 thread can be several times
     # faster than 2, because idle-waiting worker threads fight other processes for the cores.
     n_threads: int | None = None
+    device: str | None = None  # "cpu", "cuda", "cuda:1"...; None: the GPU when torch sees one, else the CPU
 
     def __post_init__(self) -> None:
         if self.time_limit is not None and self.time_limit <= 0:
@@ -63,6 +64,11 @@ class TrainConfig:
             raise ConfigError(f"Thread count {self.n_threads} is invalid; use 1 or more (or leave it out).")
         for acc in self.accelerations:
             MaskFunc(acc, kind=self.mask_type)  # validates each acceleration once, here
+        if self.device is not None and self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"Device {self.device!r} was asked for but torch sees no GPU; use --device cpu.")
+
+    def resolved_device(self) -> str:
+        return self.device or ("cuda" if torch.cuda.is_available() else "cpu")
 
     def mask_funcs(self) -> list[MaskFunc]:
         return [MaskFunc(acc, kind=self.mask_type) for acc in self.accelerations]
@@ -104,8 +110,14 @@ def _batches(dataset: SliceDataset, batch_size: int, rng: np.random.Generator) -
 
 
 def _loss(model: torch.nn.Module, dataset: SliceDataset, indices: list[int], ssim_weight: float) -> torch.Tensor:
-    batch = collate([dataset[int(i)] for i in indices])
-    output = model(batch.masked_kspace, batch.mask, batch.crop)  # (B, h, w)
+    device = next(model.parameters()).device
+    batch = collate([dataset[int(i)] for i in indices]).to(device)
+    # bf16 autocast on GPUs that have it: convolutions run on tensor cores; the FFTs, norms and the
+    # loss stay in float32 (autocast keeps them there).
+    with torch.autocast(device_type="cuda", dtype=torch.bfloat16,
+                        enabled=device.type == "cuda" and torch.cuda.is_bf16_supported()):
+        output = model(batch.masked_kspace, batch.mask, batch.crop)  # (B, h, w)
+    output = output.float()
     scale = batch.max_value.clamp_min(1e-12)[:, None, None]  # (B, 1, 1)
     l1 = F.l1_loss(output / scale, batch.target / scale)
     if ssim_weight == 0:
@@ -190,11 +202,12 @@ class _Trainer:
         choice = MaskChoice(tuple(self.mask_funcs))
         self.train_set = SliceDataset(train_files, transform=MaskTransform(choice, use_seed=False, seed=config.seed))
         self.val_volumes = SliceDataset(val_files, transform=MaskTransform(self.mask_funcs[0])).volumes
-        self.model = build_model(config.model)
+        self.model = build_model(config.model).to(config.resolved_device())
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.state = _initial_state(config, out, self.model, self.optimizer)
         self.start_step, self.start_elapsed = self.state.step, self.state.elapsed
-        self.manifest = {"config": asdict(config), "data": _data_summary(self.train_set, self.val_volumes)}
+        self.manifest = {"config": asdict(config) | {"device": config.resolved_device()},
+                         "data": _data_summary(self.train_set, self.val_volumes)}
         self.best = max((h["score"] for h in self.state.history), default=-math.inf)
         self.val_cost, self.step_cost, self.since_val = 0.0, 0.0, 0
 

@@ -10,10 +10,12 @@ output is JSON-serialisable (lists and floats only) and small: every curve is th
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 from sklearn import metrics as skm
+from sklearn.exceptions import UndefinedMetricWarning
 
 from mlpilot.engine.metrics import default_metric, get_metric
 from mlpilot.tasks.tabular.models.base import BINARY, MULTICLASS, REGRESSION
@@ -115,7 +117,7 @@ def gain_table(y: np.ndarray, p: np.ndarray, *, positive: str) -> dict[str, Any]
     )
     curve_x = np.arange(1, len(y) + 1) / len(y)
     curve_y = hits / total if total else np.zeros(len(y))
-    keep = thin_indices(len(curve_x))
+    keep = thin_indices(len(curve_x), MAX_CURVE_POINTS - 1)  # room for the (0, 0) origin
     return {
         "fraction": _floats(DECILES), "gain": _floats(gain), "lift": _floats(lift),
         "top_decile_gain": float(gain[0]), "top_decile_lift": float(lift[0]), "sentence": sentence,
@@ -187,10 +189,13 @@ def thin_indices(n: int, max_points: int = MAX_CURVE_POINTS) -> np.ndarray:
 
 
 def _safe_score(scorer: Any, y: np.ndarray, raw: np.ndarray) -> float | None:
-    try:
-        return _finite(scorer(y, raw))
-    except ValueError:  # e.g. ROC AUC on rows of one class
-        return None
+    """The metric, or None where it is undefined (e.g. ROC AUC on rows of one class)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        try:
+            return _finite(scorer(y, raw))
+        except ValueError:
+            return None
 
 
 def _finite(value: float) -> float | None:
