@@ -134,15 +134,17 @@ def test_stop_keeps_the_models_that_finished(client, churn_table, monkeypatch):
     assert client.get(f"/api/projects/{project_id}").json()["has_run"]
 
 
-def test_evaluate_explain_and_report(client, trained):
+def test_evaluate_explain_and_report(client, trained, small_churn):
     page = client.get(f"/api/projects/{trained}/evaluate").json()
     assert {"roc", "confusion", "gain", "calibration", "importance"} <= {f["id"] for f in page["figures"]}
     assert page["summary"] and page["suggested_rows"]
     answer = client.get(f"/api/projects/{trained}/explain", params={"row": 3}).json()
     assert answer["prediction"] in ("No", "Yes") and len(answer["reasons"]) == 5
+    assert answer["actual"] == small_churn["churn"].iloc[2]  # row 3 is the third data row
     assert abs(sum(answer["probabilities"].values()) - 1) < 1e-6
-    missing_row = client.get(f"/api/projects/{trained}/explain", params={"row": 600}).json()
-    assert "0 to 599" in missing_row["errors"][0]["message"]
+    for missing in (0, 601):
+        answer = client.get(f"/api/projects/{trained}/explain", params={"row": missing}).json()
+        assert "from 1 to 600" in answer["errors"][0]["message"]
     report = client.get(f"/api/projects/{trained}/report.html")
     assert report.status_code == 200 and "<html" in report.text.lower()
     assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', report.text)  # self-contained, offline

@@ -46,21 +46,23 @@ def evaluation_page(model: api.Predictor) -> dict[str, Any]:
 
 
 def suggested_rows(model: api.Predictor, frame: Any) -> list[dict[str, Any]]:
-    """Rows worth explaining first: the most likely positives (binary), else the first rows."""
+    """Rows worth explaining first (numbered from 1): the most likely positives (binary), else the first rows."""
     if model.problem_type == "binary":
         positive = model.classes[1]
         proba = model.predict_proba(frame)[positive]
         top = proba.sort_values(ascending=False).head(N_SUGGESTED)
-        return [{"row": int(frame.index.get_loc(i)), "label": f"row {frame.index.get_loc(i)}: "
-                 f"{float(p):.0%} chance of '{positive}'"} for i, p in top.items()]
-    return [{"row": i, "label": f"row {i}"} for i in range(min(N_SUGGESTED, len(frame)))]
+        rows = [int(frame.index.get_loc(i)) + 1 for i in top.index]
+        return [{"row": r, "label": f"row {r}: {float(p):.0%} chance of '{positive}'"}
+                for r, p in zip(rows, top, strict=True)]
+    return [{"row": r, "label": f"row {r}"} for r in range(1, min(N_SUGGESTED, len(frame)) + 1)]
 
 
 def explain_row(model: api.Predictor, frame: Any, row: int) -> dict[str, Any]:
-    """The prediction for row ``row`` (0-based position in the user's table) and its top reasons."""
-    if not 0 <= row < len(frame):
-        raise DataError(f"Row {row} is not in the table; choose a row number from 0 to {len(frame) - 1}.")
-    one = frame.iloc[[row]]
+    """The prediction for row number ``row`` of the user's table (the first data row is 1, as in the
+    HTML report and a spreadsheet's view of the data) and its top reasons."""
+    if not 1 <= row <= len(frame):
+        raise DataError(f"Row {row} is not in the table; choose a row number from 1 to {len(frame)}.")
+    one = frame.iloc[[row - 1]]
     labels, proba = model.predict_with_proba(one)
     explanation = model.explain(one)
     reasons = []
@@ -70,6 +72,8 @@ def explain_row(model: api.Predictor, frame: Any, row: int) -> dict[str, Any]:
                         "sentence": _reason_sentence(model, column, value, contribution)})
     answer: dict[str, Any] = {"row": row, "prediction": _shown(labels.iloc[0]), "units": explanation.units,
                               "reasons": reasons, "values": {c: _shown(v) for c, v in one.iloc[0].items()}}
+    if model.target in one.columns:  # the table the model learned from: show what really happened
+        answer["actual"] = _shown(one.iloc[0][model.target])
     if proba is not None:
         answer["probabilities"] = {str(c): float(p) for c, p in proba.iloc[0].items()}
     return answer

@@ -337,7 +337,7 @@ async function showEvaluate() {
       button.addEventListener("click", () => { $("#explain-row").value = r.row; explainRow(); });
       return button;
     }));
-  $("#explain-row").max = String(state.project.n_rows - 1);
+  $("#explain-row").max = String(state.project.n_rows);
   state.evaluated = state.project.id;
 }
 
@@ -361,6 +361,9 @@ function renderExplanation(e) {
   if (e.probabilities) {
     const p = e.probabilities[e.prediction];
     if (p != null) head.append(el("div", {}, el("div", { class: "hint", text: "model's confidence" }), el("div", { class: "big", text: `${Math.round(100 * p)}%` })));
+  }
+  if (e.actual !== undefined) {
+    head.append(el("div", {}, el("div", { class: "hint", text: "what really happened" }), el("div", { class: "big", text: e.actual })));
   }
   const peak = Math.max(...e.reasons.map((r) => Math.abs(r.contribution)), 1e-9);
   const list = el("ol", { class: "reasons", "aria-label": "Top reasons" }, ...e.reasons.map((r) => {
