@@ -11,9 +11,11 @@ import httpx
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from mlpilot import api
 from mlpilot.cli import ui_cmd
+from mlpilot.cli.main import app as cli_app
 from mlpilot.ui.app import create_ui_app
 from mlpilot.ui.training import TrainSettings
 
@@ -175,5 +177,10 @@ def test_deploy_download_score_snippets_and_serving(client, trained, churn_table
 def test_cli_starts_the_app_on_loopback(monkeypatch, tmp_path):
     seen = {}
     monkeypatch.setattr(ui_cmd, "runner", lambda app, **kwargs: seen.update(kwargs, app=app))
-    ui_cmd.ui(port=8123, host="127.0.0.1", workspace=tmp_path / "ws", max_upload_mb=5)
+    result = CliRunner().invoke(cli_app, ["ui", "--port", "8123", "--workspace", str(tmp_path / "ws")])
+    assert result.exit_code == 0, result.output
     assert seen["host"] == "127.0.0.1" and seen["port"] == 8123 and (tmp_path / "ws" / "projects").is_dir()
+    exposed = CliRunner().invoke(cli_app, ["ui", "--host", "0.0.0.0", "--workspace", str(tmp_path / "ws")])
+    assert exposed.exit_code == 0 and "no login" in exposed.output
+    refused = CliRunner().invoke(cli_app, ["ui", "--port", "0", "--workspace", str(tmp_path / "ws")])
+    assert refused.exit_code == 1 and "--port must be between 1 and 65535" in refused.output

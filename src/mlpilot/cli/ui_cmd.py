@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from mlpilot.cli.display import err_console
+from mlpilot.cli.serve_cmd import _is_loopback
 from mlpilot.errors import ConfigError
 
 MiB = 2**20
@@ -39,6 +40,9 @@ def ui(
         raise ConfigError(f"--port must be between 1 and 65535; got {port}.")
     if not max_upload_mb > 0:
         raise ConfigError(f"--max-upload-mb must be a positive number of MB; got {max_upload_mb}.")
+    if not _is_loopback(host):
+        err_console.print(f"Warning: the web app has no login; anyone who can reach {host}:{port} can use it and "
+                          "read the uploaded tables.", highlight=False)
     app = create_ui_app(workspace, max_upload_bytes=int(max_upload_mb * MiB))
     shown = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
     err_console.print(f"mlpilot web app at {shown} (workspace: {workspace.resolve()}); Ctrl-C stops it.",
