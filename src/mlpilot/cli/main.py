@@ -13,7 +13,7 @@ import typer
 
 from mlpilot import api
 from mlpilot._version import __version__
-from mlpilot.cli import deploy_cmd, gpt_cmd, mri_cmd, serve_cmd
+from mlpilot.cli import deploy_cmd, export_cmd, gpt_cmd, mri_cmd, serve_cmd
 from mlpilot.cli.display import console, err_console, live_progress, print_leaderboard, print_metrics, report_lines
 from mlpilot.cli.errors import _state, user_errors
 
@@ -120,6 +120,7 @@ def demo(
 # Deployment commands live in their own modules (issue 4).
 app.command(name="serve")(user_errors(serve_cmd.serve))
 app.command(name="card")(user_errors(deploy_cmd.card))
+app.command(name="export")(user_errors(export_cmd.export))
 
 app.add_typer(mri_cmd.app, name="mri")  # MRI reconstruction commands (issue 6)
 app.add_typer(gpt_cmd.app, name="gpt")  # GPT pretraining, generation and detection (issue 7)
