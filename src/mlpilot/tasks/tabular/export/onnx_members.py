@@ -49,6 +49,9 @@ def convert_fold_model(model: TabularModel, *, n_features: int) -> ConvertedMode
         "knn": _sklearn,
     }
     converter = converters.get(model.key)
+    if model.key == "neural_net":  # torch.onnx could trace the network, but not what happens before it
+        raise NotConvertible("its input preparation (median imputation and quantile or standard scaling, done "
+                             "in numpy before the torch network) has no ONNX converter")
     if converter is None:
         raise NotConvertible(f"no ONNX converter is installed for the {model.name} family")
     with warnings.catch_warnings():
