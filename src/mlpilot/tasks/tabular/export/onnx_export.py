@@ -56,7 +56,8 @@ class ConvertedMember:
     folds: list[ConvertedModel]
 
 
-def convert_members(members: list[Member], *, n_features: int) -> list[ConvertedMember]:
+def convert_members(members: list[Member], *, n_features: int, has_categorical: bool = False
+                    ) -> list[ConvertedMember]:
     """Convert every member's fold models; one ``ConfigError`` naming all members that cannot be."""
     converted, failures = [], []
     for name, models, weight in members:
@@ -67,10 +68,11 @@ def convert_members(members: list[Member], *, n_features: int) -> list[Converted
             continue
         converted.append(ConvertedMember(name, models[0].key, weight, folds))
     if failures:
-        exportable = sorted({"lightgbm", "extra_trees", "random_forest", "xgboost", "catboost"})
+        # XGBoost and CatBoost convert only when no column is categorical (see onnx_members).
+        exportable = ["lightgbm", "extra_trees", "random_forest"] + ([] if has_categorical else ["xgboost", "catboost"])
         raise ConfigError(
-            "; ".join(failures) + f". Re-fit with --families {','.join(exportable)} (XGBoost and CatBoost "
-            "only on data without categorical columns), or use --format python."
+            "; ".join(failures) + ". Re-fit with only convertible families (in Python: mlpilot.fit(..., "
+            f"families={exportable})), or export this run with --format python."
         )
     return converted
 

@@ -28,7 +28,7 @@ def export_onnx(manifest: dict[str, Any], pipeline: FeaturePipeline, members: li
     names = pipeline.feature_names_
     native, sample = check_rows(pipeline, target=manifest["target"], data=data)
     categorical = [j for j, n in enumerate(names) if isinstance(native[n].dtype, pd.CategoricalDtype)]
-    converted = convert_members(members, n_features=len(names))
+    converted = convert_members(members, n_features=len(names), has_categorical=bool(categorical))
     model, result = check(members, converted, native=native, problem_type=manifest["problem_type"],
                           feature_names=names, categorical=categorical, sample=sample)
     write_onnx(model, out, sidecar=describe(manifest, pipeline, converted, result))
