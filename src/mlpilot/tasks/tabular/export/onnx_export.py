@@ -56,8 +56,8 @@ class ConvertedMember:
     folds: list[ConvertedModel]
 
 
-def convert_members(members: list[Member], *, n_features: int, has_categorical: bool = False
-                    ) -> list[ConvertedMember]:
+def convert_members(members: list[Member], *, n_features: int, has_categorical: bool = False,
+                    python_export_works: bool = True) -> list[ConvertedMember]:
     """Convert every member's fold models; one ``ConfigError`` naming all members that cannot be."""
     converted, failures = [], []
     for name, models, weight in members:
@@ -72,7 +72,7 @@ def convert_members(members: list[Member], *, n_features: int, has_categorical: 
         exportable = ["lightgbm", "extra_trees", "random_forest"] + ([] if has_categorical else ["xgboost", "catboost"])
         raise ConfigError(
             "; ".join(failures) + ". Re-fit with only convertible families (in Python: mlpilot.fit(..., "
-            f"families={exportable})), or export this run with --format python."
+            f"families={exportable}))" + (", or export this run with --format python." if python_export_works else ".")
         )
     return converted
 
@@ -83,7 +83,11 @@ def combine(members: list[ConvertedMember], *, problem_type: str, feature_names:
     from onnx import TensorProto, compose, helper, numpy_helper
 
     n_features = len(feature_names)
-    nodes, initializers, terms = _sklearn_input_nodes(categorical, n_features)
+    nodes: list[Any] = []
+    initializers: list[Any] = []
+    terms: list[str] = []
+    if any(fold.source == SKLEARN_INPUT for member in members for fold in member.folds):
+        nodes, initializers = _sklearn_input_nodes(categorical, n_features)
     opsets: dict[str, int] = {"": 13}
     ir_version = 7
     for i, member in enumerate(members):
@@ -125,7 +129,7 @@ def combine(members: list[ConvertedMember], *, problem_type: str, feature_names:
     return model
 
 
-def _sklearn_input_nodes(categorical: list[int], n_features: int) -> tuple[list, list, list]:
+def _sklearn_input_nodes(categorical: list[int], n_features: int) -> tuple[list, list]:
     """``features_codes_minus1``: NaN in categorical columns → -1, how scikit-learn families were trained."""
     from onnx import helper, numpy_helper
 
@@ -138,7 +142,7 @@ def _sklearn_input_nodes(categorical: list[int], n_features: int) -> tuple[list,
         helper.make_node("And", ["features_isnan", "categorical_mask"], ["categorical_missing"]),
         helper.make_node("Where", ["categorical_missing", "minus_one", FEATURES_INPUT], [SKLEARN_INPUT]),
     ]
-    return nodes, initializers, []
+    return nodes, initializers
 
 
 def run_onnx(model: Any, matrix: np.ndarray) -> np.ndarray:

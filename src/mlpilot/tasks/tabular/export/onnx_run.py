@@ -9,7 +9,15 @@ import pandas as pd
 
 from mlpilot.errors import ConfigError
 from mlpilot.tasks.tabular.export import ExportResult
-from mlpilot.tasks.tabular.export.onnx_export import Member, check, convert_members, describe, write_onnx
+from mlpilot.tasks.tabular.export.onnx_export import (
+    PROBA_TOLERANCE,
+    Member,
+    check,
+    convert_members,
+    describe,
+    write_onnx,
+)
+from mlpilot.tasks.tabular.export.python_families import SUPPORTED
 from mlpilot.tasks.tabular.export.sample import check_rows
 from mlpilot.tasks.tabular.features import FeaturePipeline
 
@@ -28,7 +36,9 @@ def export_onnx(manifest: dict[str, Any], pipeline: FeaturePipeline, members: li
     names = pipeline.feature_names_
     native, sample = check_rows(pipeline, target=manifest["target"], data=data)
     categorical = [j for j, n in enumerate(names) if isinstance(native[n].dtype, pd.CategoricalDtype)]
-    converted = convert_members(members, n_features=len(names), has_categorical=bool(categorical))
+    scriptable = any(models[0].key in SUPPORTED for _, models, _ in members)
+    converted = convert_members(members, n_features=len(names), has_categorical=bool(categorical),
+                                python_export_works=scriptable)
     model, result = check(members, converted, native=native, problem_type=manifest["problem_type"],
                           feature_names=names, categorical=categorical, sample=sample)
     write_onnx(model, out, sidecar=describe(manifest, pipeline, converted, result))
@@ -37,6 +47,6 @@ def export_onnx(manifest: dict[str, Any], pipeline: FeaturePipeline, members: li
         f"{len(converted)} member(s), {n_models} model(s) in one graph; input 'features' has "
         f"{len(names)} float32 columns, described in {out.with_suffix('.json').name}.",
         f"Check on {result.sample}: ONNX Runtime vs mlpilot max difference {result.max_abs_diff:.2g} "
-        f"(tolerance {1e-4:g}).",
+        f"(tolerance {PROBA_TOLERANCE:g}).",
     ]
     return ExportResult(path=out, files=[out, out.with_suffix(".json")], notes=notes)
