@@ -20,7 +20,8 @@ from mlpilot.tasks.tabular.models import get_model_class
 
 pytest.importorskip("onnxruntime")
 runner = CliRunner()
-# Columns of the churn table that are numbers already: XGBoost and CatBoost convert only without categories.
+# Columns of the churn table that are numbers already: CatBoost converts only without categories, and
+# XGBoost goes through onnxmltools without them (through the JSON rebuild with them).
 NUMERIC = ["female", "senior_citizen", "partner", "dependents", "tenure", "phone_service", "paperless_billing",
            "monthly_charges", "total_charges"]
 
@@ -37,8 +38,8 @@ def files(churn_split, tmp_path_factory):
 def tree_run(churn_split, tmp_path_factory):
     train, _ = churn_split
     path = tmp_path_factory.mktemp("runs") / "trees"
-    return mlpilot.fit(train[[*NUMERIC, "churn"]], target="churn", families=["lightgbm", "xgboost", "extra_trees"],
-                       n_folds=2, path=path, seed=0)
+    return mlpilot.fit(train, target="churn", families=["lightgbm", "xgboost", "extra_trees"], n_folds=2, path=path,
+                       seed=0)
 
 
 def _onnx_predict(path, predictor, rows):
@@ -55,8 +56,8 @@ def test_onnx_export_of_a_tree_run_matches_mlpilot(tree_run, churn_split, tmp_pa
     result = runner.invoke(app, ["export", str(tree_run.path), "--format", "onnx", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "max difference" in result.output
-    onnx_proba = _onnx_predict(out, tree_run, test[NUMERIC])
-    expected = tree_run.predict_proba(test[NUMERIC]).to_numpy()
+    onnx_proba = _onnx_predict(out, tree_run, test)
+    expected = tree_run.predict_proba(test).to_numpy()
     assert onnx_proba.shape == expected.shape == (len(test), 2)
     np.testing.assert_allclose(onnx_proba, expected, atol=1e-4)
     sidecar = json.loads(out.with_suffix(".json").read_text())
@@ -65,26 +66,34 @@ def test_onnx_export_of_a_tree_run_matches_mlpilot(tree_run, churn_split, tmp_pa
     assert {m["name"] for m in sidecar["members"]} == {m[0] for m in tree_run.members}
 
 
-def test_one_graph_blends_lightgbm_xgboost_and_extra_trees_with_their_weights(tree_run, churn_split):
-    """Whatever the ensemble picked above, the graph must combine all three families and weights."""
+@pytest.mark.parametrize(("columns", "families"), [
+    ("all", ("lightgbm", "xgboost", "extra_trees")),  # categorical splits in all three
+    ("numeric", ("xgboost", "catboost", "random_forest")),  # onnxmltools and CatBoost's own exporter
+])
+def test_one_graph_blends_members_with_their_weights(columns, families, tree_run, churn_split):
+    """Whatever the ensemble picked above, one graph must combine several families, folds and weights."""
     train, _ = churn_split
-    pipeline = tree_run.pipeline
-    X = pipeline.transform(pipeline.check_input(train[NUMERIC])[0])
+    rows = train.drop(columns=["churn"]) if columns == "all" else train[NUMERIC]
+    run = tree_run if columns == "all" else mlpilot.fit(train[[*NUMERIC, "churn"]], target="churn",
+                                                       families=["lightgbm"], n_folds=2, max_models=1, seed=0)
+    pipeline = run.pipeline
+    X = pipeline.transform(pipeline.check_input(rows)[0])
     y = (train["churn"] == "Yes").to_numpy().astype(np.int64)
     members = []
-    for family, weight in (("lightgbm", 0.5), ("xgboost", 0.3), ("extra_trees", 0.2)):
+    for family, weight in zip(families, (0.5, 0.3, 0.2), strict=True):
         models = [get_model_class(family)(problem_type="binary", n_classes=2, params={"n_estimators": 20}, seed=s)
                   .fit(X.iloc[s::2], y[s::2]) for s in (0, 1)]
         members.append((family, models, weight))
-    native, sample = check_rows(pipeline, target="churn", data=None)  # synthetic rows, 5% missing values
+    native, sample = check_rows(pipeline, target="churn", data=None)  # synthetic: 5% missing, unseen levels
     assert native.isna().any().all()
+    categorical = [j for j, c in enumerate(X.columns) if isinstance(X[c].dtype, pd.CategoricalDtype)]
     converted = convert_members(members, n_features=X.shape[1])
     graph, result = check(members, converted, native=native, problem_type="binary",
-                          feature_names=pipeline.feature_names_, categorical=[], sample=sample)
+                          feature_names=pipeline.feature_names_, categorical=categorical, sample=sample)
     blended = sum(w * np.mean([m.predict(native) for m in models], axis=0) for _, models, w in members)
     onnx_proba = run_onnx(graph, as_onnx_input(native, feature_names=pipeline.feature_names_))
     np.testing.assert_allclose(onnx_proba, blended, atol=1e-4)
-    assert set(result.per_member) == {"lightgbm", "xgboost", "extra_trees"} and result.max_abs_diff < 1e-4
+    assert set(result.per_member) == set(families) and result.max_abs_diff < 1e-4
 
 
 def test_onnx_export_of_a_regression_run_with_categories(churn_split, tmp_path):
@@ -98,6 +107,25 @@ def test_onnx_export_of_a_regression_run_with_categories(churn_split, tmp_path):
     np.testing.assert_allclose(values, run.predict(rows).to_numpy(), rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("target", ["label", "value"])
+def test_xgboost_categorical_splits_with_missing_values(target, tmp_path):
+    """Many levels (set splits, not one-hot) and missing levels at training time, so some splits send
+    missing values right: the JSON rebuild must route them exactly as XGBoost does."""
+    rng = np.random.default_rng(1)
+    n = 800
+    table = pd.DataFrame({"city": rng.choice([f"city{i}" for i in range(12)], n), "x": rng.normal(size=n)})
+    table.loc[rng.random(n) < 0.1, "city"] = None
+    effect = table["city"].map({f"city{i}": rng.normal() for i in range(12)}).fillna(1.5)
+    table["value"] = 10 * (effect + table["x"]) + rng.normal(size=n)
+    table["label"] = np.where(table["value"] > 5, "yes", "no")
+    run = mlpilot.fit(table.drop(columns=[{"label": "value", "value": "label"}[target]]), target=target,
+                      families=["xgboost"], n_folds=2, max_models=1, path=tmp_path / "run", seed=0)
+    out = api.export(run.path, format="onnx", out=tmp_path / "xgb.onnx").path
+    rows = table.drop(columns=["label", "value"])
+    expected = run.predict(rows) if target == "value" else run.predict_proba(rows)
+    np.testing.assert_allclose(_onnx_predict(out, run, rows), expected.to_numpy(), rtol=1e-5, atol=1e-4)
+
+
 def test_members_without_an_onnx_form_are_named_and_nothing_is_written(churn_split, tmp_path):
     train, _ = churn_split
     run = mlpilot.fit(train, target="churn", families=["linear"], n_folds=2, max_models=1, path=tmp_path / "lin")
@@ -109,6 +137,11 @@ def test_members_without_an_onnx_form_are_named_and_nothing_is_written(churn_spl
     assert "Traceback" not in result.output and not out.exists()
     with pytest.raises(ConfigError, match="inside the run directory"):
         api.export(run.path, format="onnx", out=run.path / "model.onnx")
+    X = run.pipeline.transform(run.pipeline.check_input(train)[0])
+    catboost = get_model_class("catboost")(problem_type="binary", n_classes=2, params={"n_estimators": 5}).fit(
+        X, (train["churn"] == "Yes").to_numpy().astype(np.int64))
+    with pytest.raises(ConfigError, match=r"member CB \(family catboost\).*does not support categorical"):
+        convert_members([("CB", [catboost], 1.0)], n_features=X.shape[1], has_categorical=True)
 
 
 def _run_script(folder, train_csv, score_csv):

@@ -68,8 +68,8 @@ def convert_members(members: list[Member], *, n_features: int, has_categorical: 
             continue
         converted.append(ConvertedMember(name, models[0].key, weight, folds))
     if failures:
-        # XGBoost and CatBoost convert only when no column is categorical (see onnx_members).
-        exportable = ["lightgbm", "extra_trees", "random_forest"] + ([] if has_categorical else ["xgboost", "catboost"])
+        # CatBoost converts only when no column is categorical (see onnx_members).
+        exportable = ["lightgbm", "xgboost", "extra_trees", "random_forest"] + ([] if has_categorical else ["catboost"])
         raise ConfigError(
             "; ".join(failures) + ". Re-fit with only convertible families (in Python: mlpilot.fit(..., "
             f"families={exportable}))" + (", or export this run with --format python." if python_export_works else ".")

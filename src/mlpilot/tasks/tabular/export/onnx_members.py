@@ -1,4 +1,5 @@
-"""One fitted fold model → one ONNX model, per family, with the converter each library recommends.
+"""One fitted fold model → one ONNX model, per family, with the converter each library recommends
+(and, for XGBoost's categorical splits, which onnxmltools cannot convert, :mod:`.onnx_xgboost`).
 
 Every converted model reads the same input: the pipeline's feature matrix as float32, categorical
 columns holding their category code and NaN for missing (see :mod:`.onnx_export`). The
@@ -89,11 +90,11 @@ def _xgboost(model: Any, n_features: int) -> ConvertedModel:
     from onnxmltools.convert import convert_xgboost
     from onnxmltools.convert.common.data_types import FloatTensorType
 
-    if model.categorical_:
-        raise NotConvertible(
-            f"it splits on categorical columns ({', '.join(model.categorical_[:3])}...), which onnxmltools "
-            "cannot convert for XGBoost"
-        )
+    if model.categorical_:  # onnxmltools cannot convert categorical splits: rebuild the trees from JSON
+        from mlpilot.tasks.tabular.export.onnx_xgboost import xgboost_graph
+
+        onx, output = xgboost_graph(model, n_features=n_features, input_name=FEATURES_INPUT)
+        return ConvertedModel(onx, FEATURES_INPUT, output, FEATURES_INPUT)
     booster = model.booster_.copy()
     booster.feature_names = None  # the converter expects XGBoost's positional names f0, f1, ...
     booster.feature_types = None
