@@ -67,7 +67,7 @@ def test_onnx_export_of_a_tree_run_matches_mlpilot(tree_run, churn_split, tmp_pa
 
 
 @pytest.mark.parametrize(("columns", "families"), [
-    ("all", ("lightgbm", "xgboost", "extra_trees")),  # categorical splits in all three
+    ("all", ("lightgbm", "xgboost", "extra_trees", "linear")),  # categorical columns in all four
     ("numeric", ("xgboost", "catboost", "random_forest")),  # onnxmltools and CatBoost's own exporter
 ])
 def test_one_graph_blends_members_with_their_weights(columns, families, tree_run, churn_split):
@@ -80,8 +80,9 @@ def test_one_graph_blends_members_with_their_weights(columns, families, tree_run
     X = pipeline.transform(pipeline.check_input(rows)[0])
     y = (train["churn"] == "Yes").to_numpy().astype(np.int64)
     members = []
-    for family, weight in zip(families, (0.5, 0.3, 0.2), strict=True):
-        models = [get_model_class(family)(problem_type="binary", n_classes=2, params={"n_estimators": 20}, seed=s)
+    for family, weight in zip(families, (0.4, 0.3, 0.2, 0.1), strict=False):
+        params = {} if family == "linear" else {"n_estimators": 20}
+        models = [get_model_class(family)(problem_type="binary", n_classes=2, params=params, seed=s)
                   .fit(X.iloc[s::2], y[s::2]) for s in (0, 1)]
         members.append((family, models, weight))
     native, sample = check_rows(pipeline, target="churn", data=None)  # synthetic: 5% missing, unseen levels
@@ -128,12 +129,12 @@ def test_xgboost_categorical_splits_with_missing_values(target, tmp_path):
 
 def test_members_without_an_onnx_form_are_named_and_nothing_is_written(churn_split, tmp_path):
     train, _ = churn_split
-    run = mlpilot.fit(train, target="churn", families=["linear"], n_folds=2, max_models=1, path=tmp_path / "lin")
-    out = tmp_path / "linear.onnx"
+    run = mlpilot.fit(train, target="churn", families=["knn"], n_folds=2, max_models=1, path=tmp_path / "knn")
+    out = tmp_path / "knn.onnx"
     result = runner.invoke(app, ["export", str(run.path), "--format", "onnx", "--out", str(out)])
     assert result.exit_code == 1
     message = " ".join(result.output.split())
-    assert "member Linear (family linear) cannot be exported to ONNX" in message and "--format python" in message
+    assert "member KNeighbors (family knn) cannot be exported to ONNX" in message and "--format python" in message
     assert "Traceback" not in result.output and not out.exists()
     with pytest.raises(ConfigError, match="inside the run directory"):
         api.export(run.path, format="onnx", out=run.path / "model.onnx")
