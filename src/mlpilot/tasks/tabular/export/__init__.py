@@ -41,6 +41,9 @@ def export_run(run_dir: str | Path, *, format: str, out: str | Path | None = Non
         from mlpilot.tasks.tabular.export.onnx_run import export_onnx
 
         return export_onnx(manifest, pipeline, members, out=target, data=data)
+    if data is not None:
+        raise ConfigError("--data applies to --format onnx (the rows to check it on); the Python script takes "
+                          "its training and scoring files on its own command line.")
     from mlpilot.tasks.tabular.export.python_export import export_python
 
     return export_python(run, manifest, pipeline, members, out=target, model=model)
