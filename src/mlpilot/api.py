@@ -18,13 +18,15 @@ from mlpilot.tasks import mri as mri  # MRI reconstruction facade (issue 6); tor
 from mlpilot.tasks.gpt.config import GPTTrainConfig, SamplingConfig  # GPT (issue 7): torch-free configs
 from mlpilot.tasks.tabular.card import render_model_card as render_model_card  # re-export for interfaces
 from mlpilot.tasks.tabular.config import TabularConfig, resolve_config
+from mlpilot.tasks.tabular.export import ExportResult, export_run
 from mlpilot.tasks.tabular.inference import prepare_training_data
 from mlpilot.tasks.tabular.io import read_table as read_table  # re-export: interfaces read user tables once
 from mlpilot.tasks.tabular.predictor import TabularPredictor
 from mlpilot.tasks.tabular.task import fit_tabular
 
 Predictor = TabularPredictor
-__all__ = ["Predictor", "ProgressCallback", "ProgressEvent", "fit", "inspect", "load", "read_table"]
+__all__ = ["ExportResult", "Predictor", "ProgressCallback", "ProgressEvent", "export", "fit", "inspect", "load",
+           "read_table"]
 
 
 def fit(
@@ -89,6 +91,24 @@ def load(path: str | Path) -> TabularPredictor:
     if kind == "gpt":
         return load_gpt(path)
     raise ArtifactError(f"Run '{path}' holds a {kind!r} model, which this mlpilot cannot load.")
+
+
+def export(
+    run_dir: str | Path,
+    *,
+    format: str,
+    out: str | Path | None = None,
+    data: str | Path | None = None,
+    model: str | None = None,
+) -> ExportResult:
+    """Export a saved tabular run, outside its folder.
+
+    ``format="onnx"``: the whole ensemble as one ONNX graph (``out``: a ``.onnx`` path) plus a sidecar
+    JSON describing its input columns; checked against mlpilot's predictions on ``data`` (or synthetic
+    rows) first. ``format="python"``: a standalone script that prepares the data and retrains the best
+    model (or member ``model``), plus its requirements.txt, in the folder ``out``.
+    """
+    return export_run(run_dir, format=format, out=out, data=data, model=model)
 
 
 # ------------------------------------------------------------------------------ GPT (issue 7)

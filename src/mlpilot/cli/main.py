@@ -13,7 +13,7 @@ import typer
 
 from mlpilot import api
 from mlpilot._version import __version__
-from mlpilot.cli import deploy_cmd, gpt_cmd, mri_cmd, report_cmd, serve_cmd, ui_cmd
+from mlpilot.cli import deploy_cmd, export_cmd, gpt_cmd, mri_cmd, report_cmd, serve_cmd, ui_cmd
 from mlpilot.cli.display import console, err_console, live_progress, print_leaderboard, print_metrics, report_lines
 from mlpilot.cli.errors import _state, user_errors
 
@@ -122,6 +122,7 @@ app.command(name="serve")(user_errors(serve_cmd.serve))
 app.command(name="card")(user_errors(deploy_cmd.card))
 app.command(name="ui")(user_errors(ui_cmd.ui))  # the guided web app (issue 5)
 app.command(name="report")(user_errors(report_cmd.report))  # HTML report of a run (issue 5)
+app.command(name="export")(user_errors(export_cmd.export))  # ONNX / standalone Python (issue 4)
 
 app.add_typer(mri_cmd.app, name="mri")  # MRI reconstruction commands (issue 6)
 app.add_typer(gpt_cmd.app, name="gpt")  # GPT pretraining, generation and detection (issue 7)
