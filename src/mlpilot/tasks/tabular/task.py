@@ -9,6 +9,7 @@ from typing import Any
 
 from mlpilot.engine.artifact import RunWriter
 from mlpilot.engine.budget import Budget
+from mlpilot.engine.executor import open_executor
 from mlpilot.engine.progress import ProgressCallback, ProgressEvent, no_progress
 from mlpilot.tasks.tabular.config import TabularConfig
 from mlpilot.tasks.tabular.inference import prepare_training_data
@@ -56,8 +57,8 @@ def fit_tabular(
         progress(event)
 
     record(ProgressEvent("start", budget.elapsed(), None, message=f"{training.problem_type}, {len(frame)} rows"))
-    with RunWriter(path if path is not None else default_run_path()) as writer:
-        outcome = run_search(training, config, budget=budget, progress=record,
+    with RunWriter(path if path is not None else default_run_path()) as writer, open_executor(config.cluster) as ex:
+        outcome = run_search(training, config, budget=budget, progress=record, executor=ex,
                              on_candidate=lambda result: save_candidate(writer, result))
         saved, manifest = finish_run(writer, outcome, config=config, report=training.report,
                                      log_lines=log_lines, fit_seconds=budget.elapsed())
