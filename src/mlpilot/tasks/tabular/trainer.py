@@ -138,13 +138,13 @@ def run_search(
     results = _search(candidates, X, y, splits, config=config, metric=metric, budget=budget, progress=progress,
                       problem_type=problem_type, n_classes=len(classes), on_candidate=on_candidate,
                       executor=executor or LocalExecutor())
-    members, weights, ensemble_score = _ensemble(results, y, metric)
+    members, weights, ensemble_score = build_ensemble(results, y, metric)
     if len(splits) > 1 and repeat_bagging(
         members, X, y, make_splits=make_splits, config=config, problem_type=problem_type,
         n_classes=len(classes), metric=metric, budget=budget, progress=progress, on_candidate=on_candidate,
     ):
-        members, weights, ensemble_score = _ensemble(results, y, metric)
-    proba = _member_blend(members, weights)
+        members, weights, ensemble_score = build_ensemble(results, y, metric)
+    proba = member_blend(members, weights)
     covered = ~np.isnan(proba).reshape(len(y), -1).any(axis=1)
     threshold = None
     if problem_type == BINARY:
@@ -297,7 +297,7 @@ def _finish_candidate(result: CandidateResult, pending: PendingBag, y: np.ndarra
     result.status, result.bag = "ok", bag
 
 
-def _ensemble(results: list[CandidateResult], y: np.ndarray, metric: Metric):
+def build_ensemble(results: list[CandidateResult], y: np.ndarray, metric: Metric):
     ok = [r for r in results if r.status == "ok"]
     ok.sort(key=lambda r: metric.oriented(r.score), reverse=True)
     pool = ok[:MAX_ENSEMBLE_CANDIDATES]
@@ -306,11 +306,11 @@ def _ensemble(results: list[CandidateResult], y: np.ndarray, metric: Metric):
     weights = greedy_ensemble(preds, y[covered], metric)
     members = [r for r, w in zip(pool, weights, strict=True) if w > 0]
     weights = np.array([w for w in weights if w > 0])
-    score = metric(y[covered], _member_blend(members, weights)[covered])
+    score = metric(y[covered], member_blend(members, weights)[covered])
     return members, weights, score
 
 
-def _member_blend(members: list[CandidateResult], weights: np.ndarray) -> np.ndarray:
+def member_blend(members: list[CandidateResult], weights: np.ndarray) -> np.ndarray:
     return sum(w * m.bag.oof for m, w in zip(members, weights, strict=True))
 
 
