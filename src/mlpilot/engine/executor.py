@@ -160,19 +160,22 @@ def load_from_bytes(files: dict[str, bytes], load_model: ModelLoader) -> Savable
 class _DaskBag:
     """A candidate's fold futures; ``result`` waits for them until the deadline and assembles the bag."""
 
-    def __init__(self, client: Any, futures: list, splits: Sequence[Split], *, n_rows: int,
+    def __init__(self, submit_fold: Callable[[int], Any], splits: Sequence[Split], *, client: Any, n_rows: int,
                  deadline: float | None, load_model: ModelLoader) -> None:
-        self.client, self.futures, self.splits = client, futures, splits
+        self.submit_fold, self.splits, self.client = submit_fold, splits, client
         self.n_rows, self.deadline, self.load_model = n_rows, deadline, load_model
         self.start = time.perf_counter()
+        self.futures = [submit_fold(i) for i in range(len(splits))]
 
     def result(self) -> BagResult:
-        from distributed import wait
-
-        timeout = None if self.deadline is None else max(0.0, self.deadline + DEADLINE_GRACE - time.time())
-        with contextlib.suppress(TimeoutError):
-            wait(self.futures, timeout=timeout)
-        late = [f for f in self.futures if f.status not in ("finished", "error")]
+        self._wait()
+        lost = [i for i, future in enumerate(self.futures) if _lost(future)]
+        if lost and (self.deadline is None or time.time() < self.deadline - MIN_START_SECONDS):
+            log.warning("re-running %d fold(s) lost with a worker", len(lost))
+            for i in lost:
+                self.futures[i] = self.submit_fold(i)
+            self._wait()
+        late = [f for f in self.futures if f.status not in ("finished", "error", "cancelled", "lost")]
         if late:
             self.client.cancel(late)
         bag = BagResult(n_folds=len(self.splits))
@@ -187,13 +190,21 @@ class _DaskBag:
         bag.fit_time = time.perf_counter() - self.start
         return bag
 
+    def _wait(self) -> None:
+        """Until every fold is done (or lost) or the deadline, whichever comes first."""
+        from distributed import wait
+        from distributed.client import FuturesCancelledError
+
+        timeout = None if self.deadline is None else max(0.0, self.deadline + DEADLINE_GRACE - time.time())
+        with contextlib.suppress(TimeoutError, FuturesCancelledError):
+            wait(self.futures, timeout=timeout)
+
     def _add_fold(self, bag: BagResult, future: Any, val_idx: np.ndarray) -> str:
         """Add a finished fold to ``bag``; the reason it could not be used otherwise."""
+        if _lost(future):
+            return f"lost with its worker, twice ({future.status})"
         if future.status == "error":
-            exc = future.exception()
-            if type(exc).__name__ not in ("KilledWorker", "CommClosedError", "FutureCancelledError"):
-                raise exc  # the model itself failed (twice): the search treats it as any failing candidate
-            return f"lost with its worker ({type(exc).__name__})"
+            raise future.exception()  # the model itself failed (twice): the search treats it as any failing one
         if future.status != "finished":
             return "still running at the deadline (cancelled)"
         out: FoldOutput = future.result()
@@ -210,6 +221,16 @@ class _DaskBag:
         return ""
 
 
+def _lost(future: Any) -> bool:
+    """The fold did not fail by itself: its worker (or the data it needed) went away."""
+    if future.status in ("cancelled", "lost"):
+        return True
+    return future.status == "error" and type(future.exception()).__name__ in _WORKER_LOSS
+
+
+_WORKER_LOSS = ("KilledWorker", "CommClosedError", "FutureCancelledError")
+
+
 class DaskExecutor:
     """Fold tasks on a Dask cluster, through a ``distributed.Client`` the caller owns."""
 
@@ -224,8 +245,15 @@ class DaskExecutor:
         return max(1, sum(self.client.nthreads().values()))
 
     def share(self, X: Any, y: np.ndarray) -> SharedData:
+        self._local = (X, y)  # kept to scatter again if the cluster loses every copy with its workers
         X_future, y_future = self.client.scatter([X, y], broadcast=True)
         return SharedData(X_future, y_future, len(y))
+
+    def _healthy(self, data: SharedData) -> SharedData:
+        if data.X.status != "finished" or data.y.status != "finished":
+            log.warning("the training table was lost with a worker; scattering it again")
+            data.X, data.y = self.client.scatter(list(self._local), broadcast=True)
+        return data
 
     def candidates_at_once(self, n_folds: int) -> int:
         return max(1, self.slots // max(n_folds, 1))
@@ -241,12 +269,18 @@ class DaskExecutor:
             waves = math.ceil(len(splits) / self.slots)
             fold_limit = min(max(time_share / waves, MIN_FOLD_SECONDS), max(budget.remaining(), 0.0))
         tag = uuid.uuid4().hex[:8]
-        futures = [
-            self.client.submit(run_fold, make_model, data.X, data.y, train_idx, val_idx, time_limit=fold_limit,
-                               deadline=deadline, retries=1, pure=False, key=f"run_fold-{tag}-{i}")
-            for i, (train_idx, val_idx) in enumerate(splits)
-        ]
-        return _DaskBag(self.client, futures, splits, n_rows=data.n_rows, deadline=deadline, load_model=load_model)
+        attempts = [0] * len(splits)
+
+        def submit_fold(i: int) -> Any:
+            train_idx, val_idx = splits[i]
+            shared = self._healthy(data)
+            attempts[i] += 1
+            return self.client.submit(run_fold, make_model, shared.X, shared.y, train_idx, val_idx,
+                                      time_limit=fold_limit, deadline=deadline, retries=1, pure=False,
+                                      key=f"run_fold-{tag}-{i}-{attempts[i]}")
+
+        return _DaskBag(submit_fold, splits, client=self.client, n_rows=data.n_rows, deadline=deadline,
+                        load_model=load_model)
 
 
 Executor = LocalExecutor | DaskExecutor
@@ -270,7 +304,12 @@ def check_cluster_address(cluster: str) -> None:
 def open_client(cluster: str) -> Iterator[Any]:
     """A ``distributed.Client`` on ``cluster``; a ``local:N`` cluster is started here and closed after."""
     check_cluster_address(cluster)
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ConfigError(
+            "Training on a cluster needs Dask distributed: pip install 'mlpilot[dask]'."
+        ) from exc
 
     if cluster.startswith(LOCAL_PREFIX):
         local = LocalCluster(n_workers=int(cluster[len(LOCAL_PREFIX):]), threads_per_worker=1, processes=True,
