@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -51,6 +54,9 @@ LEARNING_RATE = 0.1  # large tables need many rounds at 0.05; 0.1 reaches a good
 MAX_ROUNDS = 5000
 PROBE_ROUNDS = 10
 LABEL = "__mlpilot_label__"
+# A Dask-native fit still running this long after its deadline is abandoned: data loading before the first
+# round is not bounded by the deadline, so it gets some slack, but a fit hung on a dead worker never returns.
+ABANDON_AFTER = 60.0
 
 
 class ClusterDeadline(xgb.callback.TrainingCallback):
@@ -174,10 +180,13 @@ def _fit_family(family: str, train: Any, hold: Any, scored: pd.DataFrame, y_scor
     deadline = None if not budget.limited else time.time() + min(share, budget.remaining())
     model_cls = LightGBMModel if family == "lightgbm" else XGBoostModel
     t0 = time.perf_counter()
+    fit = _fit_lightgbm if family == "lightgbm" else _fit_xgboost
     try:
-        fit = _fit_lightgbm if family == "lightgbm" else _fit_xgboost
-        booster, rounds = fit(train, hold, scored, y_score, problem_type=problem_type, metric=metric,
-                              seed=config.seed, deadline=deadline)
+        booster, rounds = _before_deadline(
+            partial(fit, train, hold, scored, y_score, problem_type=problem_type, metric=metric, seed=config.seed,
+                    deadline=deadline),
+            deadline=None if deadline is None else deadline + ABANDON_AFTER,
+        )
     except Exception as exc:  # one family failing must not sink the run; the log keeps the reason
         log.warning("model %s failed on the cluster: %s", result.name, exc, exc_info=True)
         result.status, result.reason = "failed", f"{type(exc).__name__}: {exc}"
@@ -196,6 +205,30 @@ def _fit_family(family: str, train: Any, hold: Any, scored: pd.DataFrame, y_scor
     result.bag = BagResult(models=[model], oof=pred, fit_time=result.fit_time, n_folds_done=1, n_folds=1)
     result.status = "ok"
     return result
+
+
+def _before_deadline(fit: Callable[[], Any], *, deadline: float | None) -> Any:
+    """``fit()``, abandoned (left to its daemon thread) if it has not returned by ``deadline``.
+
+    A distributed fit hangs rather than fails when a worker dies under it (LightGBM's tasks are pinned to
+    the workers that held the data; the others wait on them), so the run stops waiting for it.
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = fit()
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="mlpilot-dask-fit", daemon=True)
+    thread.start()
+    thread.join(None if deadline is None else max(deadline - time.time(), 0.0))
+    if thread.is_alive():
+        raise TimeoutError("still running on the cluster well past its deadline (abandoned; a worker may have died)")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _fit_xgboost(train: Any, hold: Any, scored: pd.DataFrame, y_score: np.ndarray, *, problem_type: str,
