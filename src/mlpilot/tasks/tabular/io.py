@@ -149,7 +149,7 @@ def _read_path(path: Path) -> pd.DataFrame:
         raise DataError(f"File '{path}' is empty; give a file with a header row and data rows.")
     try:
         if suffix in PARQUET_SUFFIXES:
-            df = _read_parquet(path)
+            df = pd.read_parquet(path)
         elif suffix in JSON_SUFFIXES:
             df = pd.read_json(path, lines=suffix == ".jsonl")
         else:
