@@ -312,8 +312,9 @@ def open_client(cluster: str) -> Iterator[Any]:
         ) from exc
 
     if cluster.startswith(LOCAL_PREFIX):
+        # A free port for the scheduler's HTTP server: several local clusters may run on one machine.
         local = LocalCluster(n_workers=int(cluster[len(LOCAL_PREFIX):]), threads_per_worker=1, processes=True,
-                             dashboard_address=None, host="127.0.0.1")
+                             dashboard_address=":0", host="127.0.0.1")
         with local, Client(local) as client:
             yield client
         return
