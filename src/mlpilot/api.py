@@ -45,6 +45,7 @@ def fit(
     n_threads: int | None = None,
     bag_sets: int | None = None,
     refit_full: bool = False,
+    cluster: str | None = None,
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
 ) -> TabularPredictor:
@@ -56,12 +57,16 @@ def fit(
     ``path``: where the run directory is saved (``mlpilot_runs/run-<timestamp>`` by default).
     ``refit_full``: refit each ensemble member once on all rows (one model instead of k per member).
     ``stop``: set this event (from another thread) to end the search early and keep the best so far.
+    ``cluster``: train on Dask: ``"tcp://host:8786"`` (a running scheduler) or ``"local:N"`` (N local
+    worker processes); ``data`` may then also be a Dask DataFrame or a Parquet folder bigger than memory
+    (docs/scale-out.md).
     Returns the saved run, loaded and ready to ``predict``.
     """
     config = TabularConfig(
         target=target, time_limit=time_limit, metric=metric, problem_type=task, seed=seed, preset=preset,
         max_models=max_models, n_folds=n_folds, families=tuple(families) if families else None,
         n_threads=n_threads, bag_sets=1 if bag_sets is None else bag_sets, refit_full=refit_full,
+        cluster=cluster,
     )
     explicit = {name for name in ("n_folds", "families", "max_models") if getattr(config, name) is not None}
     if bag_sets is not None:

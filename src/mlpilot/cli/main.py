@@ -43,7 +43,7 @@ def main_options(
 @app.command()
 @user_errors
 def fit(
-    data: Annotated[str, typer.Argument(help="Training table: CSV, TSV or Parquet file.")],
+    data: Annotated[str, typer.Argument(help="Training table: CSV, TSV or Parquet file (or Parquet folder).")],
     target: Annotated[str, typer.Option("--target", "-t", help="Column to predict.")],
     time_limit: Annotated[float | None, typer.Option(help="Seconds for the whole fit (default: no limit).")] = None,
     metric: Annotated[str | None, typer.Option(help="Metric to optimise, e.g. roc_auc, log_loss, rmse.")] = None,
@@ -53,12 +53,14 @@ def fit(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     max_models: Annotated[int | None, typer.Option(help="Try at most this many models.")] = None,
     refit_full: Annotated[bool, typer.Option(help="Refit ensemble members on all rows (faster predict).")] = False,
+    cluster: Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:8786) or local:N.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Train models on DATA to predict TARGET and save the run."""
     with live_progress(time_limit=time_limit, metric=metric, enabled=not quiet) as progress:
         model = api.fit(data, target=target, time_limit=time_limit, metric=metric, task=task, path=out,
-                        preset=preset, seed=seed, max_models=max_models, refit_full=refit_full, progress=progress)
+                        preset=preset, seed=seed, max_models=max_models, refit_full=refit_full, cluster=cluster,
+                        progress=progress)
     console.print(report_lines(model.data_report.summary_lines(), title="Data report"))
     print_leaderboard(model.leaderboard(), title="Leaderboard (out-of-fold scores)")
     console.print(f"Run saved to [bold]{model.path}[/]")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 
 import psutil
+
+from mlpilot.errors import ConfigError
 
 
 @dataclass
@@ -65,9 +69,31 @@ class Budget:
         return max(0.0, left * max(min_share, 1.0 / max(n_left, 1)))
 
 
+# Caps the memory a run may count on (e.g. "300MB", "2GiB", "1500000000"): for a machine shared with other
+# work, a container whose limit psutil cannot see, or to check the out-of-memory path on a small table.
+MEMORY_LIMIT_ENV = "MLPILOT_MEMORY_LIMIT"
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_bytes(text: str) -> int:
+    """``"300MB"`` → 300_000_000; ``ValueError`` naming the accepted forms otherwise."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?(?:e[0-9]+)?)\s*([a-z]*)\s*", text.lower())
+    if not match or match.group(2) not in _UNITS:
+        raise ValueError(f"{text!r} is not a size: write e.g. 300MB, 2GiB or a number of bytes")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
 def available_memory() -> int:
-    """Bytes of memory this process can still use."""
-    return int(psutil.virtual_memory().available)
+    """Bytes of memory this process can still use (capped by ``MLPILOT_MEMORY_LIMIT`` when it is set)."""
+    free = int(psutil.virtual_memory().available)
+    limit = os.environ.get(MEMORY_LIMIT_ENV)
+    if not limit:
+        return free
+    try:
+        return min(free, parse_bytes(limit))
+    except ValueError as exc:
+        raise ConfigError(f"Environment variable {MEMORY_LIMIT_ENV}: {exc}.") from exc
 
 
 def memory_allows(needed_bytes: int, *, fraction: float = 0.8) -> bool:

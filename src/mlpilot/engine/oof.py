@@ -70,7 +70,7 @@ def fit_bagged(
             result.stopped_reason = f"time budget ran out after {i} of {len(splits)} folds"
             break
         model = make_model()
-        X_train, X_val = _take(X, train_idx), _take(X, val_idx)
+        X_train, X_val = take_rows(X, train_idx), take_rows(X, val_idx)
         model.fit(X_train, y[train_idx], X_val=X_val, y_val=y[val_idx], time_limit=fold_limit)
         t0 = time.perf_counter()
         pred = np.asarray(model.predict(X_val), dtype=np.float64)
@@ -93,6 +93,6 @@ def _fold_limit(start: float, time_share: float, budget: Budget, folds_left: int
     return min(max(share_left / folds_left, MIN_FOLD_SECONDS), budget.remaining())
 
 
-def _take(X: Any, index: np.ndarray) -> Any:
+def take_rows(X: Any, index: np.ndarray) -> Any:
     iloc = getattr(X, "iloc", None)
     return iloc[index] if iloc is not None else X[index]

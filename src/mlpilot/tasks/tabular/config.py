@@ -10,6 +10,7 @@ import os
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from mlpilot.engine.executor import check_cluster_address
 from mlpilot.engine.metrics import get_metric
 from mlpilot.errors import ConfigError
 from mlpilot.tasks.tabular.models.base import PROBLEM_TYPES
@@ -37,6 +38,8 @@ class TabularConfig:
     these model families (keys such as ``"lightgbm"``). ``n_threads``: None = all cores.
     ``bag_sets``: k-fold bag sets per ensemble member (extra sets only while the time limit leaves room).
     ``refit_full``: refit each ensemble member once on all rows for k times faster prediction.
+    ``cluster``: None = train in this process; ``"tcp://host:8786"`` = a Dask scheduler's address;
+    ``"local:N"`` = a Dask cluster of N worker processes started on this machine for the run.
     """
 
     target: str
@@ -51,6 +54,7 @@ class TabularConfig:
     n_threads: int | None = None
     bag_sets: int = 1
     refit_full: bool = False
+    cluster: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -101,3 +105,5 @@ def check_config(config: TabularConfig) -> None:
         raise ConfigError(f"`bag_sets` must be between 1 and 20, got {config.bag_sets}.")
     if config.n_threads is not None and config.n_threads < 1:
         raise ConfigError(f"`n_threads` must be at least 1, got {config.n_threads}.")
+    if config.cluster is not None:
+        check_cluster_address(config.cluster)

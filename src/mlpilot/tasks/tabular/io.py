@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlpilot.engine.budget import available_memory, memory_allows
 from mlpilot.errors import DataError
 
 # Compared after stripping and lower-casing; spreadsheets and exports use all of these for "no value".
@@ -132,7 +133,12 @@ def _read_path(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise DataError(f"File '{path}' does not exist (current directory: {Path.cwd()}); check the path.")
     if path.is_dir():
-        raise DataError(f"'{path}' is a folder, not a file; give the path of a data file inside it.")
+        if not parquet_files(path):
+            raise DataError(
+                f"'{path}' is a folder without Parquet files; give the path of a data file, or a folder of "
+                ".parquet files."
+            )
+        return _check_table(_read_parquet(path), where=f"Folder '{path}'")
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise DataError(
@@ -156,6 +162,68 @@ def _read_path(path: Path) -> pd.DataFrame:
             f"File '{path}' could not be read ({reason}); check it is a valid {suffix} file."
         ) from exc
     return _check_table(df, where=f"File '{path}'")
+
+
+def is_dask_frame(data: Any) -> bool:
+    """A Dask DataFrame (told apart without importing Dask)."""
+    return type(data).__module__.split(".")[0] == "dask" and hasattr(data, "map_partitions")
+
+
+def parquet_files(path: Path) -> list[Path]:
+    """The Parquet files of a file or folder path (searched recursively, e.g. hive partitions)."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix.lower() in PARQUET_SUFFIXES)
+    return [path] if path.suffix.lower() in PARQUET_SUFFIXES else []
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError, ImportError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"Parquet data '{path}' could not be read ({reason}); check its files.") from exc
+
+
+# The training search holds the table about this many times: the raw table, its features, a fold's copy.
+TABLE_COPIES = 3
+
+
+def table_memory_bytes(path: Path) -> int:
+    """Bytes the table at ``path`` takes once read: Parquet's uncompressed size, or a text file's size."""
+    import pyarrow.parquet as pq
+
+    files = parquet_files(path)
+    if not files:
+        return path.stat().st_size
+    return sum(
+        pq.ParquetFile(f).metadata.row_group(i).total_byte_size
+        for f in files for i in range(pq.ParquetFile(f).metadata.num_row_groups)
+    )
+
+
+def check_fits_in_memory(source: Any) -> None:
+    """Refuse a table file whose in-memory copies would not fit, pointing at out-of-memory training."""
+    if not isinstance(source, (str, os.PathLike)) or not Path(source).exists():
+        return  # in-memory tables are already in memory; a missing path gets read_table's message
+    path = Path(source)
+    need = TABLE_COPIES * table_memory_bytes(path)
+    if memory_allows(need):
+        return
+    fix = (
+        f"train on a Dask cluster, which reads it partition by partition: `mlpilot fit {path} --target COL "
+        "--cluster local:4` (or cluster= in mlpilot.fit; docs/scale-out.md)"
+        if parquet_files(path) else
+        "save it as a folder of Parquet files and train on a Dask cluster with `--cluster` (docs/scale-out.md)"
+    )
+    raise DataError(
+        f"Table '{path}' needs about {_size(need)} of memory to train on ({TABLE_COPIES}x its "
+        f"{_size(need // TABLE_COPIES)}: the table, its features and a fold's copy), more than 80% of the "
+        f"{_size(available_memory())} available; {fix}."
+    )
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 2**30:.2f} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.1f} MiB"
 
 
 def _detect_encoding(sample: bytes) -> str:

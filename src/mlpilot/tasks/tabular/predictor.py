@@ -23,7 +23,7 @@ from mlpilot.tasks.tabular.evaluation import evaluation_data
 from mlpilot.tasks.tabular.explain import Explanation, Member, explain_rows, explainable_members, explanation_units
 from mlpilot.tasks.tabular.features import FeaturePipeline
 from mlpilot.tasks.tabular.inference import DataReport
-from mlpilot.tasks.tabular.io import read_table
+from mlpilot.tasks.tabular.io import is_dask_frame, read_table
 from mlpilot.tasks.tabular.models.base import BINARY, REGRESSION
 from mlpilot.tasks.tabular.run_dir import load_importance, load_run, load_validation
 
@@ -98,10 +98,18 @@ class TabularPredictor:
         """Class probabilities, one column per class label, same index as ``data``."""
         if self.problem_type == REGRESSION:
             raise DataError("predict_proba applies to classification runs; this run is a regression: use predict.")
+        if is_dask_frame(data):
+            return _over_partitions(data, self.predict_proba)
         return self.predict_with_proba(data)[1]
 
     def predict(self, data: Any) -> pd.Series:
-        """Predicted labels (binary: at the calibrated threshold) or values, same index as ``data``."""
+        """Predicted labels (binary: at the calibrated threshold) or values, same index as ``data``.
+
+        A Dask DataFrame gives a lazy Dask Series, computed partition by partition where it is computed
+        (``.compute()``, ``.to_frame().to_parquet(folder)``), so the predictions need not fit in memory.
+        """
+        if is_dask_frame(data):
+            return _over_partitions(data, self.predict)
         return self.predict_with_proba(data)[0]
 
     def predict_with_proba(self, data: Any) -> tuple[pd.Series, pd.DataFrame | None]:
@@ -228,6 +236,12 @@ class TabularPredictor:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return target
+
+
+def _over_partitions(data: Any, predict: Any) -> Any:
+    """``predict`` mapped over a Dask DataFrame's partitions (the predictor travels with the tasks)."""
+    meta = predict(data.head(2)).iloc[:0]
+    return data.map_partitions(predict, meta=meta)
 
 
 def _label_metrics(y: np.ndarray, codes: np.ndarray) -> dict[str, float]:

@@ -5,29 +5,36 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from mlpilot.engine.artifact import RunWriter
 from mlpilot.engine.budget import Budget
+from mlpilot.engine.executor import Executor, open_executor
 from mlpilot.engine.progress import ProgressCallback, ProgressEvent, no_progress
+from mlpilot.errors import ConfigError, DataError
 from mlpilot.tasks.tabular.config import TabularConfig
 from mlpilot.tasks.tabular.explain import Member, explain_rows, explainable_members, explanation_units
-from mlpilot.tasks.tabular.inference import TrainingData, prepare_training_data
-from mlpilot.tasks.tabular.io import read_table
+from mlpilot.tasks.tabular.inference import DataReport, prepare_training_data
+from mlpilot.tasks.tabular.io import check_fits_in_memory, is_dask_frame, parquet_files, read_table
 from mlpilot.tasks.tabular.models.base import MULTICLASS
 from mlpilot.tasks.tabular.predictor import TabularPredictor
 from mlpilot.tasks.tabular.refit import REFIT_RESERVE
 from mlpilot.tasks.tabular.run_dir import finish_run, fold_models, save_candidate
-from mlpilot.tasks.tabular.trainer import SearchOutcome, run_search
+from mlpilot.tasks.tabular.trainer import CandidateResult, SearchOutcome, run_search
 
 log = logging.getLogger("mlpilot")
 IMPORTANCE_ROWS = 500
 # Global importance (tree SHAP on IMPORTANCE_ROWS rows) measured 0.8 s for a CatBoost + XGBoost
 # ensemble of 5 folds each on the 7k-row churn table; it is skipped when less than this is left.
 IMPORTANCE_MIN_SECONDS = 2.0
+# What a search hands back: the outcome, the data report, and the training features (None when the
+# table never sat in memory, i.e. out-of-core training).
+Searched = tuple[SearchOutcome, DataReport, pd.DataFrame | None]
 
 
 def default_run_path() -> Path:
@@ -52,27 +59,24 @@ def fit_tabular(
     """Validate the data, run the time-boxed search, save the run and return its predictor.
 
     Setting ``stop`` (from another thread) ends the search early; the run is built from the models
-    that finished.
-
-    Candidates are saved as they finish (inside the budget); the returned predictor holds the
-    fitted models already in memory, identical to what `load` reads back.
+    that finished. Candidates are saved as they finish (inside the budget); the returned predictor
+    holds the fitted models already in memory, identical to what `load` reads back. With
+    ``config.cluster``, a Dask DataFrame or a Parquet table too big for memory is trained out of
+    memory (``outofcore``).
     """
     budget = Budget(config.time_limit, reserve=reserve_seconds(config.time_limit, refit_full=config.refit_full),
                     stop_signal=stop if stop is not None else threading.Event())
-    frame = read_table(data)
-    training = prepare_training_data(frame, target=config.target, problem_type=config.problem_type)
-    for warning in training.report.warnings:
-        log.warning(warning)
+    out_of_core = _out_of_core(data, config)
     log_lines: list[str] = []
 
     def record(event: ProgressEvent) -> None:
         log_lines.append(_log_line(event))
         progress(event)
 
-    record(ProgressEvent("start", budget.elapsed(), None, message=f"{training.problem_type}, {len(frame)} rows"))
-    with RunWriter(path if path is not None else default_run_path()) as writer:
-        outcome = run_search(training, config, budget=budget, progress=record,
-                             on_candidate=lambda result: save_candidate(writer, result))
+    with RunWriter(path if path is not None else default_run_path()) as writer, open_executor(config.cluster) as ex:
+        search = _search_out_of_core if out_of_core else _search_in_memory
+        outcome, report, features = search(data, config, budget=budget, progress=record, executor=ex,
+                                           on_candidate=lambda result: save_candidate(writer, result))
         # fold models released from memory during the search are read back from the unfinished run
         members = [
             (m.name, [outcome.refits[m.name]] if m.name in outcome.refits else fold_models(writer.root, m),
@@ -81,13 +85,9 @@ def fit_tabular(
         ]
         explainer = outcome.explainer
         explainer_member = (explainer.name, fold_models(writer.root, explainer), 0.0) if explainer else None
-        importance = None
-        if budget.remaining_total() >= IMPORTANCE_MIN_SECONDS:
-            importance = _global_importance(outcome, training, explainable_members(members, explainer_member),
-                                            seed=config.seed)
-        else:
-            record(ProgressEvent("importance_skipped", budget.elapsed(), None, message="no time left in the budget"))
-        saved, manifest = finish_run(writer, outcome, config=config, report=training.report,
+        importance = _importance_in_budget(outcome, features, explainable_members(members, explainer_member),
+                                           budget=budget, record=record, seed=config.seed)
+        saved, manifest = finish_run(writer, outcome, config=config, report=report,
                                      log_lines=log_lines, fit_seconds=budget.elapsed(), importance=importance)
     progress(ProgressEvent("done", budget.elapsed(), None, score=outcome.ensemble_score,
                            best_score=outcome.ensemble_score, message=str(saved)))
@@ -96,8 +96,20 @@ def fit_tabular(
     )
 
 
+def _importance_in_budget(
+    outcome: SearchOutcome, features: pd.DataFrame | None, explainable: list[Member], *, budget: Budget,
+    record: ProgressCallback, seed: int,
+) -> dict[str, float] | None:
+    if features is None:
+        return None
+    if budget.remaining_total() < IMPORTANCE_MIN_SECONDS:
+        record(ProgressEvent("importance_skipped", budget.elapsed(), None, message="no time left in the budget"))
+        return None
+    return _global_importance(outcome, features, explainable, seed=seed)
+
+
 def _global_importance(
-    outcome: SearchOutcome, training: TrainingData, explainable: list[Member], *, seed: int
+    outcome: SearchOutcome, features: pd.DataFrame, explainable: list[Member], *, seed: int
 ) -> dict[str, float] | None:
     """Mean |SHAP| per input column on at most ``IMPORTANCE_ROWS`` seeded training rows (tree SHAP on a
     sample costs a fraction of a second, well inside the time reserved after the search)."""
@@ -107,7 +119,7 @@ def _global_importance(
     if len(picked) > IMPORTANCE_ROWS:
         picked = np.sort(np.random.default_rng(seed).choice(picked, IMPORTANCE_ROWS, replace=False))
     rows = outcome.oof_rows[picked]
-    X = outcome.pipeline.transform(training.X.iloc[rows])
+    X = outcome.pipeline.transform(features.iloc[rows])
     # multiclass: explain each row's predicted class, read from its out-of-fold prediction
     codes = outcome.oof_raw[picked].argmax(axis=1) if outcome.problem_type == MULTICLASS else None
     explanation = explain_rows(
@@ -116,6 +128,45 @@ def _global_importance(
         units=explanation_units(outcome.problem_type, outcome.classes),
     )
     return {str(name): float(value) for name, value in explanation.importance.items()}
+
+
+def _out_of_core(data: Any, config: TabularConfig) -> bool:
+    """Dask DataFrames, and with a cluster Parquet tables too big for memory, train out of memory."""
+    if is_dask_frame(data):
+        if config.cluster is None:
+            raise ConfigError("A Dask DataFrame trains on a Dask cluster: pass cluster='tcp://host:8786' or 'local:N'.")
+        return True
+    try:
+        check_fits_in_memory(data)
+    except DataError:
+        if config.cluster is None or not parquet_files(Path(data)):
+            raise
+        return True
+    return False
+
+
+def _search_in_memory(
+    data: Any, config: TabularConfig, *, budget: Budget, progress: ProgressCallback, executor: Executor,
+    on_candidate: Callable[[CandidateResult], None],
+) -> Searched:
+    frame = read_table(data)
+    training = prepare_training_data(frame, target=config.target, problem_type=config.problem_type)
+    for warning in training.report.warnings:
+        log.warning(warning)
+    progress(ProgressEvent("start", budget.elapsed(), None, message=f"{training.problem_type}, {len(frame)} rows"))
+    outcome = run_search(training, config, budget=budget, progress=progress, executor=executor,
+                         on_candidate=on_candidate)
+    return outcome, training.report, training.X
+
+
+def _search_out_of_core(
+    data: Any, config: TabularConfig, *, budget: Budget, progress: ProgressCallback, executor: Executor,
+    on_candidate: Callable[[CandidateResult], None],
+) -> Searched:
+    from mlpilot.tasks.tabular.outofcore import fit_out_of_core  # imports dask and xgboost.dask
+
+    outcome, report = fit_out_of_core(data, config, budget=budget, progress=progress, on_candidate=on_candidate)
+    return outcome, report, None
 
 
 def _log_line(event: ProgressEvent) -> str:

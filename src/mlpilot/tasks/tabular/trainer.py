@@ -13,6 +13,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -20,8 +21,9 @@ import pandas as pd
 
 from mlpilot.engine.budget import Budget, memory_allows
 from mlpilot.engine.ensemble import greedy_ensemble
+from mlpilot.engine.executor import Executor, LocalExecutor, PendingBag, SharedData
 from mlpilot.engine.metrics import Metric, default_metric, get_metric
-from mlpilot.engine.oof import BagResult, fit_bagged
+from mlpilot.engine.oof import BagResult
 from mlpilot.engine.progress import ProgressCallback, ProgressEvent, no_progress
 from mlpilot.engine.splits import choose_n_folds, holdout_split, kfold_splits
 from mlpilot.errors import ConfigError
@@ -116,10 +118,12 @@ def run_search(
     budget: Budget,
     progress: ProgressCallback = no_progress,
     on_candidate: Callable[[CandidateResult], None] = lambda result: None,
+    executor: Executor | None = None,
 ) -> SearchOutcome:
     """Run the time-boxed search over the portfolio and build the ensemble.
 
     ``on_candidate`` is called with each candidate that finishes (e.g. to save it while the budget runs).
+    ``executor`` runs the candidates' folds (in this process when None; see :mod:`mlpilot.engine.executor`).
     """
     problem_type = training.problem_type
     metric = get_metric(config.metric, problem_type) if config.metric else default_metric(problem_type)
@@ -137,14 +141,15 @@ def run_search(
     splits = make_splits(config.seed)
     candidates = select_candidates(problem_type, config)
     results = _search(candidates, X, y, splits, config=config, metric=metric, budget=budget, progress=progress,
-                      problem_type=problem_type, n_classes=len(classes), on_candidate=on_candidate)
-    members, weights, ensemble_score = _ensemble(results, y, metric)
+                      problem_type=problem_type, n_classes=len(classes), on_candidate=on_candidate,
+                      executor=executor or LocalExecutor())
+    members, weights, ensemble_score = build_ensemble(results, y, metric)
     if len(splits) > 1 and repeat_bagging(
         members, X, y, make_splits=make_splits, config=config, problem_type=problem_type,
         n_classes=len(classes), metric=metric, budget=budget, progress=progress, on_candidate=on_candidate,
     ):
-        members, weights, ensemble_score = _ensemble(results, y, metric)
-    proba = _member_blend(members, weights)
+        members, weights, ensemble_score = build_ensemble(results, y, metric)
+    proba = member_blend(members, weights)
     covered = ~np.isnan(proba).reshape(len(y), -1).any(axis=1)
     threshold = None
     if problem_type == BINARY:
@@ -191,32 +196,44 @@ def _search(
     problem_type: str,
     n_classes: int,
     on_candidate: Callable[[CandidateResult], None],
+    executor: Executor,
 ) -> list[CandidateResult]:
+    """Candidates in portfolio order, ``executor.candidates_at_once`` of them in flight together (one locally)."""
+    data = executor.share(X, y)
+    at_once = executor.candidates_at_once(len(splits))
     results: list[CandidateResult] = []
-    best: float | None = None
-    for i, cand in enumerate(candidates):
-        result = CandidateResult(name=cand.name, family=cand.family, params=dict(cand.params))
-        results.append(result)
-        reason = _skip_reason(cand, X, budget)
-        if reason:
-            result.status, result.reason = "skipped", reason
-            progress(ProgressEvent("model_skipped", budget.elapsed(), _remaining(budget), model=cand.name,
-                                   best_score=best, message=reason, n_done=i + 1, n_total=len(candidates)))
-            continue
-        progress(ProgressEvent("model_start", budget.elapsed(), _remaining(budget), model=cand.name,
-                               best_score=best, n_done=i, n_total=len(candidates)))
-        share = budget.share(n_left=len(candidates) - i)
-        _fit_candidate(result, cand, X, y, splits, config=config, metric=metric, budget=budget,
-                       share=share, problem_type=problem_type, n_classes=n_classes)
-        if result.status == "ok":
-            on_candidate(result)
-            _release_weaker_models(results, metric)
-            if best is None or metric.is_better(result.score, best):
-                best = result.score
-        kind = "model_done" if result.status == "ok" else "model_skipped"
-        progress(ProgressEvent(kind, budget.elapsed(), _remaining(budget), model=cand.name,
-                               score=result.score, best_score=best, message=result.reason,
-                               n_done=i + 1, n_total=len(candidates)))
+    best: list[float] = []  # the best score so far, once there is one
+
+    def event(kind: str, result: CandidateResult, n_done: int, **extra: Any) -> None:
+        progress(ProgressEvent(kind, budget.elapsed(), _remaining(budget), model=result.name,
+                               best_score=best[0] if best else None, n_done=n_done, n_total=len(candidates),
+                               **extra))
+
+    for first in range(0, len(candidates), at_once):
+        started = []
+        for i in range(first, min(first + at_once, len(candidates))):
+            cand = candidates[i]
+            result = CandidateResult(name=cand.name, family=cand.family, params=dict(cand.params))
+            results.append(result)
+            reason = _skip_reason(cand, X, budget)
+            if reason:
+                result.status, result.reason = "skipped", reason
+                event("model_skipped", result, i + 1, message=reason)
+                continue
+            event("model_start", result, i)
+            share = budget.share(n_left=math.ceil((len(candidates) - i) / at_once))
+            started.append((i, result, _start_candidate(cand, data, splits, config=config, budget=budget,
+                                                        share=share, problem_type=problem_type,
+                                                        n_classes=n_classes, executor=executor)))
+        for i, result, pending in started:
+            _finish_candidate(result, pending, y, metric=metric)
+            if result.status == "ok":
+                on_candidate(result)
+                _release_weaker_models(results, metric)
+                if not best or metric.is_better(result.score, best[0]):
+                    best[:] = [result.score]
+            event("model_done" if result.status == "ok" else "model_skipped", result, i + 1,
+                  score=result.score, message=result.reason)
     if not any(r.status == "ok" for r in results):
         if budget.stopped:
             raise ConfigError("The search was stopped before any model finished; train again and stop later.")
@@ -245,34 +262,35 @@ def _skip_reason(cand: Candidate, X: pd.DataFrame, budget: Budget) -> str:
     return ""
 
 
-def _fit_candidate(
-    result: CandidateResult,
+def _start_candidate(
     cand: Candidate,
-    X: pd.DataFrame,
-    y: np.ndarray,
+    data: SharedData,
     splits: list,
     *,
     config: TabularConfig,
-    metric: Metric,
     budget: Budget,
     share: float,
     problem_type: str,
     n_classes: int,
-) -> None:
+    executor: Executor,
+) -> PendingBag:
     cls = get_model_class(cand.family)
+    # A partial, not a closure: a Dask executor sends it to the workers.
+    make_model = partial(cls, problem_type=problem_type, n_classes=n_classes, params=cand.params,
+                         seed=config.seed, n_threads=executor.threads_per_task or config.threads)
+    return executor.start_bag(make_model, data, splits, time_share=share, budget=budget,
+                              load_model=partial(cls.load, n_threads=config.threads))
 
-    def make_model() -> TabularModel:
-        return cls(problem_type=problem_type, n_classes=n_classes, params=cand.params,
-                   seed=config.seed, n_threads=config.threads)
 
+def _finish_candidate(result: CandidateResult, pending: PendingBag, y: np.ndarray, *, metric: Metric) -> None:
     t0 = time.perf_counter()
     try:
-        bag = fit_bagged(make_model, X, y, splits, time_share=share, budget=budget)
+        bag = pending.result()
     except ModelUnavailable as exc:
         result.status, result.reason = "skipped", str(exc)
         return
     except Exception as exc:  # a failing candidate must not sink the run; the log keeps the trace
-        log.warning("model %s failed: %s\n%s", cand.name, exc, traceback.format_exc())
+        log.warning("model %s failed: %s\n%s", result.name, exc, traceback.format_exc())
         result.status, result.reason = "failed", f"{type(exc).__name__}: {exc}"
         result.fit_time = time.perf_counter() - t0
         return
@@ -288,7 +306,7 @@ def _fit_candidate(
     result.status, result.bag = "ok", bag
 
 
-def _ensemble(results: list[CandidateResult], y: np.ndarray, metric: Metric):
+def build_ensemble(results: list[CandidateResult], y: np.ndarray, metric: Metric):
     ok = [r for r in results if r.status == "ok"]
     ok.sort(key=lambda r: metric.oriented(r.score), reverse=True)
     pool = ok[:MAX_ENSEMBLE_CANDIDATES]
@@ -297,11 +315,11 @@ def _ensemble(results: list[CandidateResult], y: np.ndarray, metric: Metric):
     weights = greedy_ensemble(preds, y[covered], metric)
     members = [r for r, w in zip(pool, weights, strict=True) if w > 0]
     weights = np.array([w for w in weights if w > 0])
-    score = metric(y[covered], _member_blend(members, weights)[covered])
+    score = metric(y[covered], member_blend(members, weights)[covered])
     return members, weights, score
 
 
-def _member_blend(members: list[CandidateResult], weights: np.ndarray) -> np.ndarray:
+def member_blend(members: list[CandidateResult], weights: np.ndarray) -> np.ndarray:
     return sum(w * m.bag.oof for m, w in zip(members, weights, strict=True))
 
 
