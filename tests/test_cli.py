@@ -25,7 +25,8 @@ def csv_files(churn_split, tmp_path_factory):
 def fitted(csv_files):
     run = csv_files / "run"
     result = runner.invoke(app, ["fit", str(csv_files / "train.csv"), "--target", "churn",
-                                 "--time-limit", "15", "--out", str(run), "--quiet", "--max-models", "2"])
+                                 "--time-limit", "15", "--out", str(run), "--quiet", "--max-models", "2",
+                                 "--families", "lightgbm, linear"])
     assert result.exit_code == 0, result.output
     return run, result.output
 
@@ -33,7 +34,16 @@ def fitted(csv_files):
 def test_fit_prints_report_and_leaderboard(fitted):
     run, output = fitted
     assert "Data report" in output and "Ensemble:" in output
-    assert (run / "manifest.json").exists()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert {row["family"] for row in manifest["leaderboard"]} <= {"ensemble", "lightgbm", "linear"}
+
+
+def test_fit_with_an_unknown_family_names_the_valid_ones(csv_files, tmp_path):
+    result = runner.invoke(app, ["fit", str(csv_files / "train.csv"), "--target", "churn", "--quiet",
+                                 "--out", str(tmp_path / "run"), "--families", "lightgbm,forest"])
+    assert result.exit_code == 1
+    assert "Unknown model families ['forest']" in result.output and "random_forest" in result.output
+    assert not (tmp_path / "run").exists()
 
 
 def test_predict_writes_labels_and_probabilities(fitted, csv_files):

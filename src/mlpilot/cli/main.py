@@ -24,6 +24,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
 def _version(value: bool) -> None:
     if value:
         console.print(f"mlpilot {__version__}")
@@ -54,12 +56,15 @@ def fit(
     max_models: Annotated[int | None, typer.Option(help="Try at most this many models.")] = None,
     refit_full: Annotated[bool, typer.Option(help="Refit ensemble members on all rows (faster predict).")] = False,
     cluster: Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:8786) or local:N.")] = None,
+    families: Annotated[str | None, typer.Option(
+        help="Only these model families, comma-separated, e.g. lightgbm,xgboost,linear.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Train models on DATA to predict TARGET and save the run."""
     with live_progress(time_limit=time_limit, metric=metric, enabled=not quiet) as progress:
         model = api.fit(data, target=target, time_limit=time_limit, metric=metric, task=task, path=out,
                         preset=preset, seed=seed, max_models=max_models, refit_full=refit_full, cluster=cluster,
+                        families=[f.strip() for f in families.split(",") if f.strip()] if families else None,
                         progress=progress)
     console.print(report_lines(model.data_report.summary_lines(), title="Data report"))
     print_leaderboard(model.leaderboard(), title="Leaderboard (out-of-fold scores)")
