@@ -23,7 +23,7 @@ from mlpilot.tasks.tabular.models.base import (
     ModelUnavailable,
     TabularModel,
 )
-from mlpilot.tasks.tabular.models.portfolio import Candidate, default_portfolio
+from mlpilot.tasks.tabular.models.portfolio import LEARNED_ORDER, Candidate, default_portfolio
 
 # Small iteration counts keep the whole file fast; early stopping still runs on the validation frame.
 FAST_PARAMS: dict[str, dict[str, Any]] = {
@@ -276,7 +276,10 @@ def test_default_portfolio(problem_type: str) -> None:
     assert 12 <= len(portfolio) <= 16
     assert all(isinstance(c, Candidate) for c in portfolio)
     assert len({c.name for c in portfolio}) == len(portfolio)
-    assert [c.family for c in portfolio[:3]] == ["lightgbm", "catboost", "xgboost"]
+    # the learned order starts with the three boosting libraries and leaves the costly forests for last
+    assert {c.family for c in portfolio[:3]} == {"lightgbm", "catboost", "xgboost"}
+    assert portfolio[-1].family in {"random_forest", "extra_trees"}
+    assert [c.name for c in portfolio] == [n for n in LEARNED_ORDER if n in {c.name for c in portfolio}]
     assert {c.family for c in portfolio} == set(MODEL_FAMILIES)
     for candidate in portfolio:
         get_model_class(candidate.family).resolve_params(candidate.params)  # raises on a bad param

