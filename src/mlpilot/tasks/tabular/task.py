@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ IMPORTANCE_ROWS = 500
 # Global importance (tree SHAP on IMPORTANCE_ROWS rows) measured 0.8 s for a CatBoost + XGBoost
 # ensemble of 5 folds each on the 7k-row churn table; it is skipped when less than this is left.
 IMPORTANCE_MIN_SECONDS = 2.0
+IMPORTANCE_CHUNK = 100
 # What a search hands back: the outcome, the data report, and the training features (None when the
 # table never sat in memory, i.e. out-of-core training).
 Searched = tuple[SearchOutcome, DataReport, pd.DataFrame | None]
@@ -105,29 +108,42 @@ def _importance_in_budget(
     if budget.remaining_total() < IMPORTANCE_MIN_SECONDS:
         record(ProgressEvent("importance_skipped", budget.elapsed(), None, message="no time left in the budget"))
         return None
-    return _global_importance(outcome, features, explainable, seed=seed)
+    # Stop explaining new rows one second before the budget ends, so saving still fits in it.
+    deadline = time.perf_counter() + budget.remaining_total() - 1.0 if budget.limited else math.inf
+    return _global_importance(outcome, features, explainable, seed=seed, deadline=deadline)
 
 
 def _global_importance(
-    outcome: SearchOutcome, features: pd.DataFrame, explainable: list[Member], *, seed: int
+    outcome: SearchOutcome, features: pd.DataFrame, explainable: list[Member], *, seed: int, deadline: float
 ) -> dict[str, float] | None:
-    """Mean |SHAP| per input column on at most ``IMPORTANCE_ROWS`` seeded training rows (tree SHAP on a
-    sample costs a fraction of a second, well inside the time reserved after the search)."""
+    """Mean |SHAP| per input column on up to ``IMPORTANCE_ROWS`` seeded training rows, explained in
+    chunks until ``deadline`` (at least one chunk)."""
     if not explainable or outcome.oof_rows is None or len(outcome.oof_rows) == 0:
         return None
     picked = np.arange(len(outcome.oof_rows))
     if len(picked) > IMPORTANCE_ROWS:
         picked = np.sort(np.random.default_rng(seed).choice(picked, IMPORTANCE_ROWS, replace=False))
-    rows = outcome.oof_rows[picked]
-    X = outcome.pipeline.transform(features.iloc[rows])
-    # multiclass: explain each row's predicted class, read from its out-of-fold prediction
-    codes = outcome.oof_raw[picked].argmax(axis=1) if outcome.problem_type == MULTICLASS else None
-    explanation = explain_rows(
-        explainable, X, source_columns=outcome.pipeline.source_columns_,
-        input_columns=outcome.pipeline.input_columns, index=X.index, predicted_codes=codes,
-        units=explanation_units(outcome.problem_type, outcome.classes),
-    )
-    return {str(name): float(value) for name, value in explanation.importance.items()}
+    # One fold model per member: its folds were fitted on near-identical rows, so their importances
+    # agree, and SHAP over every fold of every member took 27 s on a wide table (hotel_rates).
+    single_fold = [(name, models[:1], weight) for name, models, weight in explainable]
+    totals: pd.Series | None = None
+    done = 0
+    for chunk in np.array_split(picked, max(1, math.ceil(len(picked) / IMPORTANCE_CHUNK))):
+        if done and time.perf_counter() > deadline:
+            break
+        X = outcome.pipeline.transform(features.iloc[outcome.oof_rows[chunk]])
+        # multiclass: explain each row's predicted class, read from its out-of-fold prediction
+        codes = outcome.oof_raw[chunk].argmax(axis=1) if outcome.problem_type == MULTICLASS else None
+        explanation = explain_rows(
+            single_fold, X, source_columns=outcome.pipeline.source_columns_,
+            input_columns=outcome.pipeline.input_columns, index=X.index, predicted_codes=codes,
+            units=explanation_units(outcome.problem_type, outcome.classes),
+        )
+        weighted = explanation.importance * len(chunk)  # a mean over rows: chunks combine by row count
+        totals = weighted if totals is None else totals.add(weighted, fill_value=0.0)
+        done += len(chunk)
+    importance = (totals / done).sort_values(ascending=False)
+    return {str(name): float(value) for name, value in importance.items()}
 
 
 def _out_of_core(data: Any, config: TabularConfig) -> bool:
