@@ -96,6 +96,16 @@ def plot(frame: pd.DataFrame, out: Path) -> bool:
     return True
 
 
+# Sections below this line (figures from other benchmark scripts, written by hand) survive regeneration.
+KEEP_MARKER = "<!-- Sections below this line are kept when report.py regenerates the file. -->"
+
+
+def kept_sections(out: Path) -> str:
+    if not out.exists() or KEEP_MARKER not in out.read_text():
+        return ""
+    return "\n" + KEEP_MARKER + out.read_text().split(KEEP_MARKER, 1)[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("results", nargs="+", type=Path)
@@ -115,7 +125,7 @@ def main() -> None:
     if plot(frame, args.out.with_name("benchmarks_score_vs_budget.png")):
         sections += ["![score vs budget](benchmarks_score_vs_budget.png)", ""]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(sections))
+    args.out.write_text("\n".join(sections) + kept_sections(args.out))
     print(f"wrote {args.out}")
 
 
