@@ -16,11 +16,12 @@ from protocol import BenchTask
 Fitted = tuple[Callable[[pd.DataFrame], pd.Series], Callable[[pd.DataFrame], pd.DataFrame | None]]
 
 
-def fit_mlpilot(task: BenchTask, *, time_limit: float, seed: int, workdir: Path, preset: str = "medium_quality"):
+def fit_mlpilot(task: BenchTask, *, time_limit: float, seed: int, workdir: Path, preset: str = "medium_quality",
+                refit_full: bool = False):
     import mlpilot
 
     model = mlpilot.fit(task.train, target=task.target, time_limit=time_limit, seed=seed, preset=preset,
-                        path=workdir / f"mlpilot-{task.id}")
+                        refit_full=refit_full, path=workdir / f"mlpilot-{task.id}")
     proba = (lambda X: None) if task.problem_type == "regression" else model.predict_proba
     return model.predict, proba
 
@@ -84,6 +85,7 @@ def _categoricals(frame: pd.DataFrame) -> pd.DataFrame:
 SYSTEMS: dict[str, Callable[..., Fitted]] = {
     "mlpilot": fit_mlpilot,
     "mlpilot_best": lambda task, **kw: fit_mlpilot(task, preset="best_quality", **kw),
+    "mlpilot_refit": lambda task, **kw: fit_mlpilot(task, refit_full=True, **kw),
     "flaml": fit_flaml,
     "autogluon_best": lambda task, **kw: fit_autogluon(task, presets="best_quality", **kw),
     "autogluon_medium": lambda task, **kw: fit_autogluon(task, presets="medium_quality", **kw),
