@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from mlpilot.engine.budget import Budget
-from mlpilot.engine.oof import MIN_FOLD_SECONDS, MIN_START_SECONDS, BagResult, fit_bagged, take_rows
+from mlpilot.engine.oof import MIN_FOLD_SECONDS, MIN_START_SECONDS, BagResult, fit_bagged, fit_fold
 from mlpilot.engine.splits import Split
 from mlpilot.errors import ConfigError
 
@@ -125,18 +125,14 @@ def run_fold(
         if left < MIN_START_SECONDS:
             return FoldOutput(started=False, finished_at=time.time())
         time_limit = left if time_limit is None else min(time_limit, left)
-    model = make_model()
     t0 = time.perf_counter()
-    model.fit(take_rows(X, train_idx), y[train_idx], X_val=take_rows(X, val_idx), y_val=y[val_idx],
-              time_limit=time_limit)
-    t1 = time.perf_counter()
-    pred = np.asarray(model.predict(take_rows(X, val_idx)), dtype=np.float64)
-    t2 = time.perf_counter()
+    model, pred, predict_seconds = fit_fold(make_model, X, y, train_idx, val_idx, time_limit=time_limit)
+    fit_seconds = time.perf_counter() - t0 - predict_seconds
     with tempfile.TemporaryDirectory(prefix="mlpilot-fold-") as tmp:
         model.save(Path(tmp))
         files = folder_bytes(Path(tmp))
-    return FoldOutput(started=True, pred=pred, files=files, fit_seconds=t1 - t0, predict_seconds=t2 - t1,
-                      finished_at=time.time())
+    return FoldOutput(started=True, pred=pred, files=files, fit_seconds=fit_seconds,
+                      predict_seconds=predict_seconds, finished_at=time.time())
 
 
 def folder_bytes(root: Path) -> dict[str, bytes]:
@@ -212,12 +208,8 @@ class _DaskBag:
             return "not started before the deadline"
         if self.deadline is not None and out.finished_at > self.deadline + DEADLINE_GRACE:
             return "finished after the deadline (discarded)"
-        if bag.oof is None:
-            bag.oof = np.full((self.n_rows, *out.pred.shape[1:]), np.nan)
-        bag.oof[val_idx] = out.pred
-        bag.models.append(load_from_bytes(out.files, self.load_model))
-        bag.predict_seconds_per_1k += out.predict_seconds / max(len(val_idx), 1) * 1000
-        bag.n_folds_done += 1
+        bag.add_fold(load_from_bytes(out.files, self.load_model), out.pred, val_idx, n_rows=self.n_rows,
+                     predict_seconds=out.predict_seconds)
         return ""
 
 

@@ -47,6 +47,32 @@ class BagResult:
     def complete(self) -> bool:
         return self.n_folds_done == self.n_folds and self.oof is not None
 
+    def add_fold(self, model: Any, pred: np.ndarray, val_idx: np.ndarray, *, n_rows: int,
+                 predict_seconds: float) -> None:
+        """Record one finished fold: its model and its predictions on its validation rows."""
+        if self.oof is None:
+            self.oof = np.full((n_rows, *pred.shape[1:]), np.nan)
+        self.oof[val_idx] = pred
+        self.models.append(model)
+        self.predict_seconds_per_1k += predict_seconds / max(len(val_idx), 1) * 1000
+        self.n_folds_done += 1
+
+
+def covered_rows(oof: np.ndarray, n_rows: int) -> np.ndarray:
+    """Mask of the rows some validation fold predicted (holdout validation leaves the others NaN)."""
+    return ~np.isnan(oof).reshape(n_rows, -1).any(axis=1)
+
+
+def fit_fold(make_model: Callable[[], FoldModel], X: Any, y: np.ndarray, train_idx: np.ndarray,
+             val_idx: np.ndarray, *, time_limit: float | None) -> tuple[Any, np.ndarray, float]:
+    """Fit one fold's model and predict its validation rows: (model, predictions, predict seconds)."""
+    model = make_model()
+    X_val = take_rows(X, val_idx)
+    model.fit(take_rows(X, train_idx), y[train_idx], X_val=X_val, y_val=y[val_idx], time_limit=time_limit)
+    t0 = time.perf_counter()
+    pred = np.asarray(model.predict(X_val), dtype=np.float64)
+    return model, pred, time.perf_counter() - t0
+
 
 def fit_bagged(
     make_model: Callable[[], FoldModel],
@@ -69,17 +95,8 @@ def fit_bagged(
         if fold_limit is not None and budget.remaining() < MIN_START_SECONDS:
             result.stopped_reason = f"time budget ran out after {i} of {len(splits)} folds"
             break
-        model = make_model()
-        X_train, X_val = take_rows(X, train_idx), take_rows(X, val_idx)
-        model.fit(X_train, y[train_idx], X_val=X_val, y_val=y[val_idx], time_limit=fold_limit)
-        t0 = time.perf_counter()
-        pred = np.asarray(model.predict(X_val), dtype=np.float64)
-        result.predict_seconds_per_1k += (time.perf_counter() - t0) / max(len(val_idx), 1) * 1000
-        if result.oof is None:
-            result.oof = np.full((len(y), *pred.shape[1:]), np.nan)
-        result.oof[val_idx] = pred
-        result.models.append(model)
-        result.n_folds_done += 1
+        model, pred, predict_seconds = fit_fold(make_model, X, y, train_idx, val_idx, time_limit=fold_limit)
+        result.add_fold(model, pred, val_idx, n_rows=len(y), predict_seconds=predict_seconds)
     result.fit_time = time.perf_counter() - start
     return result
 

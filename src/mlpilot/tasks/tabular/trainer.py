@@ -23,7 +23,7 @@ from mlpilot.engine.budget import Budget, memory_allows
 from mlpilot.engine.ensemble import greedy_ensemble
 from mlpilot.engine.executor import Executor, LocalExecutor, PendingBag, SharedData
 from mlpilot.engine.metrics import Metric, default_metric, get_metric
-from mlpilot.engine.oof import BagResult
+from mlpilot.engine.oof import BagResult, covered_rows
 from mlpilot.engine.progress import ProgressCallback, ProgressEvent, no_progress
 from mlpilot.engine.splits import choose_n_folds, holdout_split, kfold_splits
 from mlpilot.errors import ConfigError
@@ -150,7 +150,7 @@ def run_search(
     ):
         members, weights, ensemble_score = build_ensemble(results, y, metric)
     proba = member_blend(members, weights)
-    covered = ~np.isnan(proba).reshape(len(y), -1).any(axis=1)
+    covered = covered_rows(proba, len(y))
     threshold = None
     if problem_type == BINARY:
         threshold = calibrate_threshold(y[covered], proba[covered, 1], metric_name=metric.name)
@@ -300,7 +300,7 @@ def _finish_candidate(result: CandidateResult, pending: PendingBag, y: np.ndarra
         result.status = "skipped"
         result.reason = bag.stopped_reason or "did not finish"
         return
-    covered = ~np.isnan(bag.oof).reshape(len(y), -1).any(axis=1)
+    covered = covered_rows(bag.oof, len(y))
     result.score = metric(y[covered], bag.oof[covered])
     result.predict_seconds_per_1k = bag.predict_seconds_per_1k
     result.status, result.bag = "ok", bag
@@ -310,7 +310,7 @@ def build_ensemble(results: list[CandidateResult], y: np.ndarray, metric: Metric
     ok = [r for r in results if r.status == "ok"]
     ok.sort(key=lambda r: metric.oriented(r.score), reverse=True)
     pool = ok[:MAX_ENSEMBLE_CANDIDATES]
-    covered = ~np.isnan(pool[0].bag.oof).reshape(len(y), -1).any(axis=1)
+    covered = covered_rows(pool[0].bag.oof, len(y))
     preds = [r.bag.oof[covered] for r in pool]
     weights = greedy_ensemble(preds, y[covered], metric)
     members = [r for r, w in zip(pool, weights, strict=True) if w > 0]
