@@ -76,6 +76,31 @@ def operations_table(frame: pd.DataFrame, budget: float) -> str:
     return "\n".join(lines)
 
 
+def targets_table(frame: pd.DataFrame, budget: float, hero: str = "mlpilot") -> str:
+    """Per table, the issue's operating targets: predict time at most AutoGluon best_quality's, peak
+    memory at most 1.5× FLAML's, fit within the limit × 1.05 + 3 s."""
+    part = frame[frame["time_limit"] == budget].set_index(["system", "task"])
+    systems = set(part.index.get_level_values("system"))
+    if hero not in systems or not {"autogluon_best", "flaml"} <= systems:
+        return ""
+    lines = [f"| task | {hero} ms/1k | autogluon_best ms/1k | ≤ | {hero} MB | 1.5 × flaml MB | ≤ | fit s | ≤ |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    counts = [0, 0, 0]
+    tasks = [t for t in part.loc[hero].index if (("autogluon_best", t) in part.index and ("flaml", t) in part.index)]
+    for task in tasks:
+        ours, ag, flaml = part.loc[(hero, task)], part.loc[("autogluon_best", task)], part.loc[("flaml", task)]
+        checks = [ours["predict_ms_per_1k"] <= ag["predict_ms_per_1k"], ours["peak_mb"] <= 1.5 * flaml["peak_mb"],
+                  ours["fit_s"] <= budget * 1.05 + 3]
+        counts = [c + bool(ok) for c, ok in zip(counts, checks, strict=True)]
+        marks = ["✓" if ok else "✗" for ok in checks]
+        lines.append(f"| {task} | {ours['predict_ms_per_1k']:.0f} | {ag['predict_ms_per_1k']:.0f} | {marks[0]} | "
+                     f"{ours['peak_mb']:.0f} | {1.5 * flaml['peak_mb']:.0f} | {marks[1]} | {ours['fit_s']:.1f} | "
+                     f"{marks[2]} |")
+    n = len(tasks)
+    lines.append(f"| **met on** | | | {counts[0]} of {n} | | | {counts[1]} of {n} | | {counts[2]} of {n} |")
+    return "\n".join(lines)
+
+
 def plot(frame: pd.DataFrame, out: Path) -> bool:
     budgets = sorted(frame["time_limit"].unique())
     if len(budgets) < 2:
@@ -121,7 +146,8 @@ def main() -> None:
                 "time.", ""]
     for budget in sorted(frame["time_limit"].unique()):
         sections += [f"## Time limit {budget:g} s", "", score_table(frame, budget), "",
-                     wins_table(frame, budget), "", operations_table(frame, budget), ""]
+                     wins_table(frame, budget), "", operations_table(frame, budget), "",
+                     targets_table(frame, budget), ""]
     if plot(frame, args.out.with_name("benchmarks_score_vs_budget.png")):
         sections += ["![score vs budget](benchmarks_score_vs_budget.png)", ""]
     args.out.parent.mkdir(parents=True, exist_ok=True)

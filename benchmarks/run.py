@@ -5,6 +5,9 @@ Each fit runs in its own child process (peak memory is per table). The anchors r
     .venv/bin/python benchmarks/run.py --systems mlpilot --time-limit 60 --out benchmarks/results/60s.jsonl
     .venv-anchors/bin/python benchmarks/run.py --systems flaml autogluon_best --time-limit 60 \\
         --out benchmarks/results/60s.jsonl
+
+A long run (the 300-s suite takes hours per system) can be stopped and continued: ``--resume`` skips
+every fit ``--out`` already holds.
 """
 
 from __future__ import annotations
@@ -53,6 +56,14 @@ def _child(system: str, row: dict[str, str], time_limit: float, seed: int, queue
                    "error": f"{type(exc).__name__}: {exc}"})
 
 
+def finished_fits(path: Path) -> set[tuple[str, str, int, float]]:
+    """(system, task, seed, time limit) of every successful result already in ``path``."""
+    if not path.exists():
+        return set()
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {(r["system"], r["task"], r["seed"], float(r["time_limit"])) for r in rows if "error" not in r}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--systems", nargs="+", default=["mlpilot"], choices=sorted(SYSTEMS))
@@ -61,12 +72,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--tasks", nargs="*", help="only these task ids")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/results.jsonl"))
+    parser.add_argument("--resume", action="store_true",
+                        help="skip the fits --out already holds a result for (a long run spread over several sittings)")
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    done = finished_fits(args.out) if args.resume else set()
     ctx = mp.get_context("spawn")
     for row in read_suite(args.suite, args.tasks):
         for system in args.systems:
             for seed in args.seeds:
+                if (system, row["id"], seed, args.time_limit) in done:
+                    continue
                 queue = ctx.Queue()
                 child = ctx.Process(target=_child, args=(system, row, args.time_limit, seed, queue))
                 child.start()

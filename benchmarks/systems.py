@@ -17,11 +17,11 @@ Fitted = tuple[Callable[[pd.DataFrame], pd.Series], Callable[[pd.DataFrame], pd.
 
 
 def fit_mlpilot(task: BenchTask, *, time_limit: float, seed: int, workdir: Path, preset: str = "medium_quality",
-                refit_full: bool = False):
+                refit_full: bool = False, tune: bool | None = None):
     import mlpilot
 
     model = mlpilot.fit(task.train, target=task.target, time_limit=time_limit, seed=seed, preset=preset,
-                        refit_full=refit_full, path=workdir / f"mlpilot-{task.id}")
+                        refit_full=refit_full, tune=tune, path=workdir / f"mlpilot-{task.id}")
     proba = (lambda X: None) if task.problem_type == "regression" else model.predict_proba
     return model.predict, proba
 
@@ -86,6 +86,7 @@ SYSTEMS: dict[str, Callable[..., Fitted]] = {
     "mlpilot": fit_mlpilot,
     "mlpilot_best": lambda task, **kw: fit_mlpilot(task, preset="best_quality", **kw),
     "mlpilot_refit": lambda task, **kw: fit_mlpilot(task, refit_full=True, **kw),
+    "mlpilot_notune": lambda task, **kw: fit_mlpilot(task, tune=False, **kw),
     "flaml": fit_flaml,
     "autogluon_best": lambda task, **kw: fit_autogluon(task, presets="best_quality", **kw),
     "autogluon_medium": lambda task, **kw: fit_autogluon(task, presets="medium_quality", **kw),

@@ -45,6 +45,7 @@ def fit(
     n_threads: int | None = None,
     bag_sets: int | None = None,
     refit_full: bool = False,
+    tune: bool | None = None,
     cluster: str | None = None,
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
@@ -56,6 +57,8 @@ def fit(
     ``metric``: e.g. ``"roc_auc"``, ``"log_loss"``, ``"rmse"`` (the task's default when omitted).
     ``path``: where the run directory is saved (``mlpilot_runs/run-<timestamp>`` by default).
     ``refit_full``: refit each ensemble member once on all rows (one model instead of k per member).
+    ``tune``: spend the time the portfolio leaves on an Optuna search of the best boosted-tree
+    families (off by default; see docs/benchmarks.md for when it pays).
     ``stop``: set this event (from another thread) to end the search early and keep the best so far.
     ``cluster``: train on Dask: ``"tcp://host:8786"`` (a running scheduler) or ``"local:N"`` (N local
     worker processes); ``data`` may then also be a Dask DataFrame or a Parquet folder bigger than memory
@@ -66,11 +69,10 @@ def fit(
         target=target, time_limit=time_limit, metric=metric, problem_type=task, seed=seed, preset=preset,
         max_models=max_models, n_folds=n_folds, families=tuple(families) if families else None,
         n_threads=n_threads, bag_sets=1 if bag_sets is None else bag_sets, refit_full=refit_full,
-        cluster=cluster,
+        tune=False if tune is None else tune, cluster=cluster,
     )
     explicit = {name for name in ("n_folds", "families", "max_models") if getattr(config, name) is not None}
-    if bag_sets is not None:
-        explicit.add("bag_sets")
+    explicit |= {name for name, value in (("bag_sets", bag_sets), ("tune", tune)) if value is not None}
     config = resolve_config(config, explicit=explicit)
     return fit_tabular(data, config, path=path, progress=progress or no_progress, stop=stop)
 

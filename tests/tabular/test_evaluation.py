@@ -147,16 +147,17 @@ def test_holdout_multiclass_run_stores_the_holdout_rows(tmp_path):
     assert model.global_importance() is None  # a linear model alone has no SHAP explainer
 
 
-def test_stand_in_explainer_explains_an_ensemble_without_tree_members(churn_run, churn_split):
+def test_stand_in_explainer_explains_an_ensemble_without_tree_members(churn_run, churn_split, tmp_path):
     """Runs whose ensemble holds no explainable model explain with the stand-in explainer (weight 0)."""
+    import mlpilot
     from mlpilot.tasks.tabular.predictor import TabularPredictor
 
-    _, test = churn_split
+    train, test = churn_split
     trees = next(m for m in churn_run.members if m[1][0].can_explain)
-    linear_only = [m for m in churn_run.members if not m[1][0].can_explain]
-    assert linear_only, "the shared churn run is expected to hold a linear member"
-    stand_in = TabularPredictor(manifest=churn_run.manifest, pipeline=churn_run.pipeline, members=linear_only,
-                                explainer=(trees[0], trees[1], 0.0), path=churn_run.path)
+    linear = mlpilot.fit(train, target="churn", families=["linear"], n_folds=3, path=tmp_path / "linear")
+    assert not any(models[0].can_explain for _, models, _ in linear.members)
+    stand_in = TabularPredictor(manifest=linear.manifest, pipeline=linear.pipeline, members=linear.members,
+                                explainer=(trees[0], trees[1], 0.0), path=linear.path)
     explanation = stand_in.explain(test.head(4))
     assert explanation.models == [trees[0]]
     assert np.isfinite(explanation.contributions.to_numpy()).all()

@@ -197,6 +197,41 @@ def test_time_limit_is_respected(key: str) -> None:
     assert model.predict(X_val[:5]).shape == (5, 3)
 
 
+# ------------------------------------------------------------------------------- out of bag
+@pytest.mark.parametrize("key", [key for key, cls in MODEL_FAMILIES.items() if cls.out_of_bag])
+@pytest.mark.parametrize("problem_type", PROBLEM_TYPES)
+def test_out_of_bag_predictions_are_held_out(key: str, problem_type: str, tmp_path: Path) -> None:
+    y = TRAIN_Y[problem_type]
+    model = new_model(key, problem_type, params={"n_estimators": 60, "out_of_bag": True}).fit(TRAIN, y)
+    oob = model.oob_predictions_
+    assert oob is not None and not np.isnan(oob).any()
+    assert oob.shape == (len(TRAIN),) if problem_type == REGRESSION else (len(TRAIN), N_CLASSES[problem_type])
+    in_sample = score(problem_type, y, model.predict(TRAIN))
+    held_out = score(problem_type, TEST_Y[problem_type], model.predict(TEST))
+    # Out of bag behaves like unseen rows, far from the (near-perfect) fit on rows the trees saw.
+    assert score(problem_type, y, oob) > 2 * in_sample
+    assert score(problem_type, y, oob) == pytest.approx(held_out, rel=0.6)
+    model.save(tmp_path)  # the per-row out-of-bag arrays are not part of the saved model
+    reloaded = get_model_class(key).load(tmp_path)
+    assert not hasattr(reloaded.estimator_, "oob_decision_function_")
+    np.testing.assert_array_equal(reloaded.predict(TEST), model.predict(TEST))
+
+
+def test_plain_forest_sets_no_out_of_bag_predictions() -> None:
+    assert fitted("extra_trees", BINARY).oob_predictions_ is None
+
+
+def test_skops_import_does_not_import_torch() -> None:
+    pytest.importorskip("torch")
+    import subprocess
+
+    code = ("import sys; from mlpilot.tasks.tabular.models.sklearn_models import _skops_io; _skops_io(); "
+            "print('torch' in sys.modules); import sklearn.externals.array_api_compat.torch; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]  # not imported by skops, still importable afterwards
+
+
 # ------------------------------------------------------------------------------------ skops
 class _Untrusted:
     """Stands in for anything a tampered artifact could smuggle in."""

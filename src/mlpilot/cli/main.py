@@ -55,6 +55,8 @@ def fit(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     max_models: Annotated[int | None, typer.Option(help="Try at most this many models.")] = None,
     refit_full: Annotated[bool, typer.Option(help="Refit ensemble members on all rows (faster predict).")] = False,
+    tune: Annotated[bool, typer.Option(
+        help="Spend time the portfolio leaves on an Optuna search of the best boosted-tree families.")] = False,
     cluster: Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:8786) or local:N.")] = None,
     families: Annotated[str | None, typer.Option(
         help="Only these model families, comma-separated, e.g. lightgbm,xgboost,linear.")] = None,
@@ -63,9 +65,9 @@ def fit(
     """Train models on DATA to predict TARGET and save the run."""
     with live_progress(time_limit=time_limit, metric=metric, enabled=not quiet) as progress:
         model = api.fit(data, target=target, time_limit=time_limit, metric=metric, task=task, path=out,
-                        preset=preset, seed=seed, max_models=max_models, refit_full=refit_full, cluster=cluster,
-                        families=[f.strip() for f in families.split(",") if f.strip()] if families else None,
-                        progress=progress)
+                        preset=preset, seed=seed, max_models=max_models, refit_full=refit_full, tune=tune,
+                        cluster=cluster, progress=progress,
+                        families=[f.strip() for f in families.split(",") if f.strip()] if families else None)
     console.print(report_lines(model.data_report.summary_lines(), title="Data report"))
     print_leaderboard(model.leaderboard(), title="Leaderboard (out-of-fold scores)")
     console.print(f"Run saved to [bold]{model.path}[/]")

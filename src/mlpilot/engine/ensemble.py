@@ -52,3 +52,36 @@ def blend(predictions: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
     if total is None:
         raise ValueError("all ensemble weights are zero")
     return total
+
+
+def drop_marginal_members(
+    predictions: list[np.ndarray],
+    weights: np.ndarray,
+    y: np.ndarray,
+    metric: Metric,
+    *,
+    costs: np.ndarray,
+    tolerance: float | None = None,
+) -> np.ndarray:
+    """``weights`` without the members that add next to nothing, the costliest to predict tried first.
+
+    A member is dropped (the others' weights rescaled) when the ensemble without it still scores within
+    ``tolerance`` × |score| of the full ensemble's out-of-fold score. The default tolerance,
+    0.05 / sqrt(rows) and at most 0.1%, follows the noise of a validation score, which shrinks with
+    the square root of the rows: such a member's gain cannot be told apart from chance, while every
+    prediction pays for all its fold models.
+    """
+    if tolerance is None:
+        tolerance = min(1e-3, 0.05 / np.sqrt(max(len(y), 1)))
+    weights = np.asarray(weights, dtype=np.float64).copy()
+    full = metric.score(y, blend(predictions, weights))
+    floor = full - tolerance * abs(full)
+    for i in np.argsort(-np.asarray(costs, dtype=np.float64), kind="stable"):
+        if weights[i] == 0 or np.count_nonzero(weights) == 1:
+            continue
+        trial = weights.copy()
+        trial[i] = 0.0
+        trial /= trial.sum()
+        if metric.score(y, blend(predictions, trial)) >= floor:
+            weights = trial
+    return weights

@@ -23,6 +23,8 @@ from mlpilot.engine.splits import Split
 MIN_FOLD_SECONDS = 0.5
 # No fold starts with less than this left of the whole run's budget.
 MIN_START_SECONDS = 0.1
+# Rows predicted to time a model validated out of bag (its validation needs no predict call).
+OOB_TIMING_ROWS = 1000
 
 
 class FoldModel(Protocol):
@@ -65,13 +67,22 @@ def covered_rows(oof: np.ndarray, n_rows: int) -> np.ndarray:
 
 def fit_fold(make_model: Callable[[], FoldModel], X: Any, y: np.ndarray, train_idx: np.ndarray,
              val_idx: np.ndarray, *, time_limit: float | None) -> tuple[Any, np.ndarray, float]:
-    """Fit one fold's model and predict its validation rows: (model, predictions, predict seconds)."""
+    """Fit one fold's model and predict its validation rows: (model, predictions, predict seconds).
+
+    A model that sets ``oob_predictions_`` (fitted on all rows, validated out of bag) is scored on
+    those; its predict time is then measured on a sample of rows and scaled to all of them.
+    """
     model = make_model()
     X_val = take_rows(X, val_idx)
     model.fit(take_rows(X, train_idx), y[train_idx], X_val=X_val, y_val=y[val_idx], time_limit=time_limit)
+    oob = getattr(model, "oob_predictions_", None)
+    sample = X_val if oob is None else take_rows(X_val, np.arange(min(len(val_idx), OOB_TIMING_ROWS)))
     t0 = time.perf_counter()
-    pred = np.asarray(model.predict(X_val), dtype=np.float64)
-    return model, pred, time.perf_counter() - t0
+    pred = np.asarray(model.predict(sample), dtype=np.float64)
+    seconds = time.perf_counter() - t0
+    if oob is None:
+        return model, pred, seconds
+    return model, np.asarray(oob, dtype=np.float64), seconds * len(val_idx) / max(len(sample), 1)
 
 
 def fit_bagged(

@@ -38,6 +38,9 @@ class TabularConfig:
     these model families (keys such as ``"lightgbm"``). ``n_threads``: None = all cores.
     ``bag_sets``: k-fold bag sets per ensemble member (extra sets only while the time limit leaves room).
     ``refit_full``: refit each ensemble member once on all rows for k times faster prediction.
+    ``tune``: under a time limit and k-fold validation, spend the time the portfolio leaves on an
+    Optuna search of the best boosted-tree families (:mod:`mlpilot.tasks.tabular.tuning`). Off by
+    default: at 60 s it won on 7 and lost on 8 of 15 tables (docs/benchmarks.md).
     ``cluster``: None = train in this process; ``"tcp://host:8786"`` = a Dask scheduler's address;
     ``"local:N"`` = a Dask cluster of N worker processes started on this machine for the run.
     """
@@ -54,6 +57,7 @@ class TabularConfig:
     n_threads: int | None = None
     bag_sets: int = 1
     refit_full: bool = False
+    tune: bool = False
     cluster: str | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -50,6 +50,9 @@ def refit_members(
     """Refit each member (best weight first) on all rows while time allows; returns name → model."""
     refits: dict[str, TabularModel] = {}
     for result in members:
+        if result.params.get("out_of_bag") and result.bag.models:  # already fitted on all rows
+            refits[result.name] = result.bag.models[0]
+            continue
         one_fold = result.fit_time / max(result.n_folds, 1)
         left = _time_for_refits(budget)
         if left < _SAFETY * one_fold * 1.3:

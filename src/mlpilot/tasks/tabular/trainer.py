@@ -12,7 +12,7 @@ import math
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mlpilot.engine.budget import Budget, memory_allows
-from mlpilot.engine.ensemble import greedy_ensemble
+from mlpilot.engine.ensemble import drop_marginal_members, greedy_ensemble
 from mlpilot.engine.executor import Executor, LocalExecutor, PendingBag, SharedData
 from mlpilot.engine.metrics import Metric, default_metric, get_metric
 from mlpilot.engine.oof import BagResult, covered_rows
@@ -36,6 +36,7 @@ from mlpilot.tasks.tabular.models.portfolio import Candidate, default_portfolio
 from mlpilot.tasks.tabular.refit import refit_members
 from mlpilot.tasks.tabular.repeat import repeat_bagging
 from mlpilot.tasks.tabular.threshold import calibrate_threshold
+from mlpilot.tasks.tabular.tuning import MAX_TRIALS, Tuner
 
 log = logging.getLogger("mlpilot")
 
@@ -45,6 +46,8 @@ MAX_ENSEMBLE_CANDIDATES = 12
 # already (saved as they finish) and are read back only if the ensemble picks them. A bag of 5 fully
 # grown forests of 300 trees passes a gigabyte on a 7k-row table.
 KEEP_IN_MEMORY = 5
+# The smallest time share an Optuna proposal gets, however fast its family's earlier fits were.
+MIN_TRIAL_SECONDS = 5.0
 
 
 @dataclass
@@ -140,9 +143,14 @@ def run_search(
 
     splits = make_splits(config.seed)
     candidates = select_candidates(problem_type, config)
-    results = _search(candidates, X, y, splits, config=config, metric=metric, budget=budget, progress=progress,
-                      problem_type=problem_type, n_classes=len(classes), on_candidate=on_candidate,
-                      executor=executor or LocalExecutor())
+    executor = executor or LocalExecutor()
+    data = executor.share(X, y)
+    search = partial(_search, data=data, X=X, y=y, config=config, metric=metric, budget=budget, progress=progress,
+                     problem_type=problem_type, n_classes=len(classes), on_candidate=on_candidate,
+                     executor=executor)
+    results = search(candidates, splits)
+    if config.tune and budget.limited and len(splits) > 1:
+        _tune(results, splits, search=search, metric=metric, config=config, budget=budget)
     members, weights, ensemble_score = build_ensemble(results, y, metric)
     if len(splits) > 1 and repeat_bagging(
         members, X, y, make_splits=make_splits, config=config, problem_type=problem_type,
@@ -185,10 +193,11 @@ def select_candidates(problem_type: str, config: TabularConfig) -> list[Candidat
 
 def _search(
     candidates: list[Candidate],
-    X: pd.DataFrame,
-    y: np.ndarray,
     splits: list,
     *,
+    data: SharedData,
+    X: pd.DataFrame,
+    y: np.ndarray,
     config: TabularConfig,
     metric: Metric,
     budget: Budget,
@@ -197,22 +206,29 @@ def _search(
     n_classes: int,
     on_candidate: Callable[[CandidateResult], None],
     executor: Executor,
+    done: list[CandidateResult] | None = None,
+    max_share: float = math.inf,
 ) -> list[CandidateResult]:
-    """Candidates in portfolio order, ``executor.candidates_at_once`` of them in flight together (one locally)."""
-    data = executor.share(X, y)
+    """Candidates in portfolio order, ``executor.candidates_at_once`` of them in flight together (one locally).
+
+    Results are appended to ``done`` (the earlier candidates' results; a new list when None), which is
+    returned. ``max_share`` caps each candidate's time share.
+    """
     at_once = executor.candidates_at_once(len(splits))
-    results: list[CandidateResult] = []
-    best: list[float] = []  # the best score so far, once there is one
+    results: list[CandidateResult] = [] if done is None else done
+    offset = len(results)
+    scores = [r.score for r in results if r.status == "ok"]
+    best: list[float] = [max(scores, key=metric.oriented)] if scores else []  # the best score so far
 
     def event(kind: str, result: CandidateResult, n_done: int, **extra: Any) -> None:
         progress(ProgressEvent(kind, budget.elapsed(), _remaining(budget), model=result.name,
-                               best_score=best[0] if best else None, n_done=n_done, n_total=len(candidates),
-                               **extra))
+                               best_score=best[0] if best else None, n_done=offset + n_done,
+                               n_total=offset + len(candidates), **extra))
 
     for first in range(0, len(candidates), at_once):
         started = []
         for i in range(first, min(first + at_once, len(candidates))):
-            cand = candidates[i]
+            cand, cand_splits = _validation_plan(candidates[i], splits, len(y))
             result = CandidateResult(name=cand.name, family=cand.family, params=dict(cand.params))
             results.append(result)
             reason = _skip_reason(cand, X, budget)
@@ -221,8 +237,8 @@ def _search(
                 event("model_skipped", result, i + 1, message=reason)
                 continue
             event("model_start", result, i)
-            share = budget.share(n_left=math.ceil((len(candidates) - i) / at_once))
-            started.append((i, result, _start_candidate(cand, data, splits, config=config, budget=budget,
+            share = min(budget.share(n_left=math.ceil((len(candidates) - i) / at_once)), max_share)
+            started.append((i, result, _start_candidate(cand, data, cand_splits, config=config, budget=budget,
                                                         share=share, problem_type=problem_type,
                                                         n_classes=n_classes, executor=executor)))
         for i, result, pending in started:
@@ -241,6 +257,37 @@ def _search(
             "No model finished within the time limit: raise `time_limit` (or pass none) and try again."
         )
     return results
+
+
+def _tune(results: list[CandidateResult], splits: list, *, search: Callable[..., list[CandidateResult]],
+          metric: Metric, config: TabularConfig, budget: Budget) -> None:
+    """Spend the time the portfolio left on Optuna proposals for the best families (added to ``results``).
+
+    With extra bag sets to come (``bag_sets`` > 1), the search leaves them half of that time.
+    """
+    if budget.stopped or not any(r.status == "ok" for r in results):
+        return
+    max_trials = config.max_models - len(results) if config.max_models else MAX_TRIALS  # max_models counts all
+    tuner = Tuner(results, metric=metric, seed=config.seed, max_trials=max_trials)
+    keep = budget.remaining() / 2 if config.bag_sets > 1 else 0.0
+    while tuner and not budget.stopped:
+        candidate = tuner.ask(seconds_left=budget.remaining() - keep)
+        if candidate is None:
+            return
+        # A proposal may cost several times the family's typical fit (slower learning rate, deeper
+        # trees) but never the whole budget.
+        cap = max(3 * tuner.expected_seconds(candidate), MIN_TRIAL_SECONDS)
+        result = search([candidate], splits, done=results, max_share=cap)[-1]
+        tuner.tell(candidate, score=result.score if result.status == "ok" else None, seconds=result.fit_time)
+
+
+def _validation_plan(cand: Candidate, splits: list, n_rows: int) -> tuple[Candidate, list]:
+    """k-fold bagging for most families; under k-fold, a family that can validate itself out of bag
+    is fitted once on all rows instead (the same honest held-out predictions, one model not k)."""
+    if len(splits) > 1 and get_model_class(cand.family).out_of_bag:
+        rows = np.arange(n_rows)
+        return replace(cand, params={**cand.params, "out_of_bag": True}), [(rows, rows)]
+    return cand, splits
 
 
 def _release_weaker_models(results: list[CandidateResult], metric: Metric) -> None:
@@ -307,16 +354,33 @@ def _finish_candidate(result: CandidateResult, pending: PendingBag, y: np.ndarra
 
 
 def build_ensemble(results: list[CandidateResult], y: np.ndarray, metric: Metric):
-    ok = [r for r in results if r.status == "ok"]
-    ok.sort(key=lambda r: metric.oriented(r.score), reverse=True)
-    pool = ok[:MAX_ENSEMBLE_CANDIDATES]
+    pool = ensemble_pool(results, metric)
     covered = covered_rows(pool[0].bag.oof, len(y))
     preds = [r.bag.oof[covered] for r in pool]
     weights = greedy_ensemble(preds, y[covered], metric)
+    costs = np.array([r.bag.predict_seconds_per_1k for r in pool])
+    weights = drop_marginal_members(preds, weights, y[covered], metric, costs=costs)
     members = [r for r, w in zip(pool, weights, strict=True) if w > 0]
     weights = np.array([w for w in weights if w > 0])
     score = metric(y[covered], member_blend(members, weights)[covered])
     return members, weights, score
+
+
+def ensemble_pool(results: list[CandidateResult], metric: Metric) -> list[CandidateResult]:
+    """The candidates the ensemble may pick from, best first: the ``MAX_ENSEMBLE_CANDIDATES`` best, plus
+    the best of each family not among them.
+
+    Tuned variants of one strong family can fill the top places with near-copies; a family's best
+    model stays eligible so the ensemble can still draw on differently built models.
+    """
+    ok = sorted((r for r in results if r.status == "ok"), key=lambda r: metric.oriented(r.score), reverse=True)
+    pool = ok[:MAX_ENSEMBLE_CANDIDATES]
+    families = {r.family for r in pool}
+    for result in ok[MAX_ENSEMBLE_CANDIDATES:]:
+        if result.family not in families:
+            pool.append(result)
+            families.add(result.family)
+    return pool
 
 
 def member_blend(members: list[CandidateResult], weights: np.ndarray) -> np.ndarray:

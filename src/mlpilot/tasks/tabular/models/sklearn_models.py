@@ -9,6 +9,7 @@ only against :data:`TRUSTED_TYPES`, an explicit list kept here rather than read 
 from __future__ import annotations
 
 import json
+import sys
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -82,15 +83,39 @@ def expand_proba(proba: np.ndarray, *, classes: np.ndarray, n_classes: int) -> n
     return out
 
 
-def dump_estimator(estimator: Any, path: Path) -> None:
-    import skops.io as sio
+# scikit-learn's vendored array-API wrapper for torch: importing it imports torch.
+_SKLEARN_TORCH_WRAPPER = "sklearn.externals.array_api_compat.torch"
 
-    sio.dump(estimator, path)
+
+def _skops_io() -> Any:
+    """``skops.io``, imported without importing torch as a side effect.
+
+    Importing skops.io lists scikit-learn's estimators by walking all of scikit-learn's packages, and
+    the walk imports the vendored array-API wrapper for torch, which imports torch when it is
+    installed: about 200 MB more resident memory and seconds of import in a run that may never
+    train the neural network. A ``None`` entry in ``sys.modules`` makes that one import fail, which
+    the walk ignores (the estimator list skips scikit-learn's ``externals`` anyway); the entry is
+    removed right after, so a later real import of the wrapper works as usual.
+    """
+    if "skops.io" in sys.modules or "torch" in sys.modules or _SKLEARN_TORCH_WRAPPER in sys.modules:
+        import skops.io
+
+        return skops.io
+    sys.modules[_SKLEARN_TORCH_WRAPPER] = None  # type: ignore[assignment]
+    try:
+        import skops.io
+    finally:
+        del sys.modules[_SKLEARN_TORCH_WRAPPER]
+    return skops.io
+
+
+def dump_estimator(estimator: Any, path: Path) -> None:
+    _skops_io().dump(estimator, path)
 
 
 def load_estimator(path: Path) -> Any:
     """Load a skops file that may contain only :data:`TRUSTED_TYPES`; raise ``ArtifactError`` else."""
-    import skops.io as sio
+    sio = _skops_io()
     from skops.io.exceptions import UntrustedTypesFoundException
 
     try:
@@ -142,9 +167,12 @@ class _ForestBase(_SklearnBase):
     Params: ``n_estimators``, ``max_features`` ("auto" = "sqrt" for classification, 1.0 for
     regression; or "sqrt", "log2", a fraction, a count), ``min_samples_leaf``, ``max_depth``,
     ``max_leaf_nodes``, ``criterion`` ("auto" = gini / squared_error), ``bootstrap``,
-    ``max_samples``. NaN is handled natively by the trees. Files: ``model.skops``, ``columns.json``.
+    ``max_samples``, ``out_of_bag`` (bootstrap, and keep each row's prediction from the trees that
+    did not see it in ``oob_predictions_``: the trainer's validation under k-fold, as AutoGluon's
+    forests). NaN is handled natively by the trees. Files: ``model.skops``, ``columns.json``.
     """
 
+    out_of_bag: ClassVar[bool] = True
     _bootstrap_default: ClassVar[bool] = True
 
     def _estimator(self, p: dict[str, Any]) -> Any:
@@ -164,6 +192,7 @@ class _ForestBase(_SklearnBase):
         auto_features, auto_criterion = (1.0, "squared_error") if regression else ("sqrt", "gini")
         max_features = auto_features if p["max_features"] == "auto" else p["max_features"]
         criterion = auto_criterion if p["criterion"] == "auto" else p["criterion"]
+        bootstrap = bool(p["bootstrap"] or p["out_of_bag"])
         return cls(
             n_estimators=1,
             max_features=max_features,
@@ -171,8 +200,8 @@ class _ForestBase(_SklearnBase):
             min_samples_leaf=p["min_samples_leaf"],
             max_depth=p["max_depth"],
             max_leaf_nodes=p["max_leaf_nodes"],
-            bootstrap=p["bootstrap"],
-            max_samples=p["max_samples"] if p["bootstrap"] else None,
+            bootstrap=bootstrap,
+            max_samples=p["max_samples"] if bootstrap else None,
             n_jobs=self.n_threads,
             random_state=self.seed,
             warm_start=True,
@@ -195,6 +224,34 @@ class _ForestBase(_SklearnBase):
             estimator, data, y, n_total=int(p["n_estimators"]), deadline=deadline, n_threads=self.n_threads
         )
         self.n_iterations_ = len(self.estimator_.estimators_)
+        if p["out_of_bag"]:
+            self.oob_predictions_ = self._out_of_bag(data, y)
+
+    def _out_of_bag(self, data: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Each row's mean prediction over the trees that did not draw it.
+
+        A warm-start fit that adds no trees computes only the out-of-bag attributes, once, whatever
+        the number of chunks the forest was grown in.
+        """
+        forest = self.estimator_
+        forest.set_params(oob_score=True)
+        with warnings.catch_warnings():
+            # "no new trees" is the point here; "some rows were never out of bag" is handled below.
+            warnings.simplefilter("ignore", UserWarning)
+            forest.fit(data, y)
+        forest.set_params(oob_score=False)
+        raw = forest.oob_prediction_ if self.problem_type == REGRESSION else forest.oob_decision_function_
+        for attribute in ("oob_score_", "oob_prediction_", "oob_decision_function_"):
+            if hasattr(forest, attribute):  # n values per row: not worth saving with the model
+                delattr(forest, attribute)
+        if self.problem_type == REGRESSION:
+            out = np.asarray(raw, dtype=np.float64).reshape(-1)
+            return np.where(np.isnan(out), float(np.mean(y)), out)
+        out = expand_proba(np.asarray(raw, dtype=np.float64), classes=forest.classes_, n_classes=self.n_classes)
+        # A row no tree left out (only with very few trees) gets the class shares rather than NaN.
+        never_out = np.isnan(out).any(axis=1)
+        out[never_out] = np.bincount(y, minlength=self.n_classes) / len(y)
+        return out
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
         data = self._matrix(X).astype(np.float32)
@@ -276,6 +333,7 @@ class ExtraTreesModel(_ForestBase):
         "criterion": "auto",
         "bootstrap": False,
         "max_samples": None,
+        "out_of_bag": False,
     }
 
 
@@ -294,6 +352,7 @@ class RandomForestModel(_ForestBase):
         "criterion": "auto",
         "bootstrap": True,
         "max_samples": None,
+        "out_of_bag": False,
     }
 
 
