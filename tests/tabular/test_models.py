@@ -217,6 +217,16 @@ def test_out_of_bag_predictions_are_held_out(key: str, problem_type: str, tmp_pa
     np.testing.assert_array_equal(reloaded.predict(TEST), model.predict(TEST))
 
 
+@pytest.mark.parametrize("key", [key for key, cls in MODEL_FAMILIES.items() if cls.out_of_bag])
+def test_out_of_bag_pass_stays_within_the_time_limit(key: str) -> None:
+    X, targets = make_frame(20_000, seed=4)
+    model = new_model(key, MULTICLASS, params={**HUGE_PARAMS[key], "out_of_bag": True}, n_threads=1)
+    start = time.perf_counter()
+    model.fit(X, targets[MULTICLASS], time_limit=1.0)
+    assert time.perf_counter() - start < 2.5
+    assert model.oob_predictions_.shape == (20_000, 3)
+
+
 def test_plain_forest_sets_no_out_of_bag_predictions() -> None:
     assert fitted("extra_trees", BINARY).oob_predictions_ is None
 

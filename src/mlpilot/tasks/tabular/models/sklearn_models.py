@@ -220,8 +220,11 @@ class _ForestBase(_SklearnBase):
         self._remember_columns(X)
         data = self._matrix(X).astype(np.float32)  # the trees work in float32 anyway: convert once
         estimator = self._estimator(p)
+        # The out-of-bag pass after growing predicts every tree on the rows it did not draw (about a
+        # third): time kept back for it so the fit still ends by the deadline.
         self.estimator_ = _grow_forest(
-            estimator, data, y, n_total=int(p["n_estimators"]), deadline=deadline, n_threads=self.n_threads
+            estimator, data, y, n_total=int(p["n_estimators"]), deadline=deadline, n_threads=self.n_threads,
+            time_fraction=0.75 if p["out_of_bag"] else 0.9,
         )
         self.n_iterations_ = len(self.estimator_.estimators_)
         if p["out_of_bag"]:
@@ -278,8 +281,10 @@ class _ForestBase(_SklearnBase):
 
 
 def _grow_forest(
-    estimator: Any, data: np.ndarray, y: np.ndarray, *, n_total: int, deadline: float | None, n_threads: int
+    estimator: Any, data: np.ndarray, y: np.ndarray, *, n_total: int, deadline: float | None, n_threads: int,
+    time_fraction: float = 0.9,
 ) -> Any:
+    """Grow up to ``n_total`` trees, in chunks sized to use at most ``time_fraction`` of the time left."""
     if deadline is None:  # one fit: the same trees as any chunking, with the least overhead
         estimator.set_params(n_estimators=n_total)
         return estimator.fit(data, y)
@@ -291,7 +296,7 @@ def _grow_forest(
         estimator.fit(data, y)
         per_tree = (time.perf_counter() - start) / step
         grown += step
-        affordable = int(0.9 * time_left(deadline) / max(per_tree, 1e-9))
+        affordable = int(time_fraction * time_left(deadline) / max(per_tree, 1e-9))
         step = min(_TREE_CHUNK, n_total - grown, affordable)
     return estimator
 
