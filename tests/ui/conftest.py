@@ -89,3 +89,30 @@ def screenshot():
 @pytest.fixture
 def upload_limit():
     return UPLOAD_LIMIT
+
+
+@pytest.fixture
+def hold_after_first_model(monkeypatch):
+    """Makes ``api.fit`` hold after its first finished model until ``release`` is set (or ``seconds`` pass).
+
+    Returns ``(first_model_done, release)``: a test waits for the first, acts (reload, stop), then
+    sets the second, so what it checks does not depend on how fast the models train.
+    """
+    from mlpilot import api
+
+    def install(seconds: float) -> tuple[threading.Event, threading.Event]:
+        real_fit, first_model_done, release = api.fit, threading.Event(), threading.Event()
+
+        def fit_that_pauses_after_the_first_model(*args, progress, **kwargs):
+            def paused(event):
+                progress(event)
+                if event.kind == "model_done" and not first_model_done.is_set():
+                    first_model_done.set()
+                    release.wait(seconds)
+
+            return real_fit(*args, progress=paused, **kwargs)
+
+        monkeypatch.setattr(api, "fit", fit_that_pauses_after_the_first_model)
+        return first_model_done, release
+
+    return install

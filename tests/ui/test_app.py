@@ -3,7 +3,6 @@
 import io
 import json
 import re
-import threading
 import time
 import zipfile
 
@@ -13,7 +12,6 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from mlpilot import api
 from mlpilot.cli import ui_cmd
 from mlpilot.cli.main import app as cli_app
 from mlpilot.ui.app import create_ui_app
@@ -110,20 +108,8 @@ def test_state_survives_a_server_restart(workspace, trained):
         assert trained in [p["id"] for p in restarted.get("/api/projects").json()]
 
 
-def test_stop_keeps_the_models_that_finished(client, churn_table, monkeypatch):
-    real_fit, first_model_done = api.fit, threading.Event()
-    stop_pressed = threading.Event()
-
-    def fit_that_pauses_after_the_first_model(*args, progress, **kwargs):
-        def paused(event):
-            progress(event)
-            if event.kind == "model_done" and not first_model_done.is_set():
-                first_model_done.set()
-                stop_pressed.wait(10)
-
-        return real_fit(*args, progress=paused, **kwargs)
-
-    monkeypatch.setattr(api, "fit", fit_that_pauses_after_the_first_model)
+def test_stop_keeps_the_models_that_finished(client, churn_table, hold_after_first_model):
+    first_model_done, stop_pressed = hold_after_first_model(10)
     project_id = new_project(client, churn_table.head(300))
     client.post(f"/api/projects/{project_id}/target", json={"target": "churn"})
     client.post(f"/api/projects/{project_id}/train", json={"time_limit": 60})

@@ -1,12 +1,9 @@
 """The five steps in a real browser: headless Chromium driven by Playwright against the real server."""
 
 import io
-import threading
 
 import pandas as pd
 import pytest
-
-from mlpilot import api
 
 TRAIN_SECONDS = "15"  # an upper bound: with two families the search ends after ~3 s
 
@@ -110,20 +107,9 @@ def test_one_class_target_is_refused_in_words(ui_server, page, small_churn):
     assert "3 categories" in page.inner_text("#problem-headline")
 
 
-def test_live_training_survives_a_reload_and_stops_early(ui_server, page, small_churn, monkeypatch):
+def test_live_training_survives_a_reload_and_stops_early(ui_server, page, small_churn, hold_after_first_model):
     """The first finished model holds the search (deterministically) while the page reloads and stops it."""
-    real_fit, first_model_done, release = api.fit, threading.Event(), threading.Event()
-
-    def fit_that_pauses_after_the_first_model(*args, progress, **kwargs):
-        def paused(event):
-            progress(event)
-            if event.kind == "model_done" and not first_model_done.is_set():
-                first_model_done.set()
-                release.wait(20)
-
-        return real_fit(*args, progress=paused, **kwargs)
-
-    monkeypatch.setattr(api, "fit", fit_that_pauses_after_the_first_model)
+    _, release = hold_after_first_model(20)
     page.goto(ui_server)
     upload(page, "#upload-input", "customers.csv", small_churn.head(300).to_csv(index=False).encode())
     page.wait_for_selector("#step-1:not([hidden])")

@@ -74,7 +74,9 @@ def fit_fold(make_model: Callable[[], FoldModel], X: Any, y: np.ndarray, train_i
     """
     model = make_model()
     X_val = take_rows(X, val_idx)
-    model.fit(take_rows(X, train_idx), y[train_idx], X_val=X_val, y_val=y[val_idx], time_limit=time_limit)
+    # Out-of-bag validation trains and "validates" on the same rows: one copy of the table serves both.
+    X_train = X_val if np.array_equal(train_idx, val_idx) else take_rows(X, train_idx)
+    model.fit(X_train, y[train_idx], X_val=X_val, y_val=y[val_idx], time_limit=time_limit)
     oob = getattr(model, "oob_predictions_", None)
     sample = X_val if oob is None else take_rows(X_val, np.arange(min(len(val_idx), OOB_TIMING_ROWS)))
     t0 = time.perf_counter()

@@ -50,7 +50,7 @@ def refit_members(
     """Refit each member (best weight first) on all rows while time allows; returns name → model."""
     refits: dict[str, TabularModel] = {}
     for result in members:
-        if result.params.get("out_of_bag") and result.bag.models:  # already fitted on all rows
+        if result.out_of_bag and result.bag.models:  # already fitted on all rows
             refits[result.name] = result.bag.models[0]
             continue
         one_fold = result.fit_time / max(result.n_folds, 1)

@@ -47,7 +47,7 @@ def repeat_bagging(
         for result in members:
             if len(result.bag.models) != result.n_folds:  # its models were released to disk: leave it
                 continue
-            if result.params.get("out_of_bag"):  # one model on all rows already: no folds to redraw
+            if result.out_of_bag:  # one model on all rows already: no folds to redraw
                 continue
             last_set_time = result.fit_time / set_index
             if budget.remaining() < _SAFETY * last_set_time:

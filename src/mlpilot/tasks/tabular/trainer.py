@@ -36,7 +36,7 @@ from mlpilot.tasks.tabular.models.portfolio import Candidate, default_portfolio
 from mlpilot.tasks.tabular.refit import refit_members
 from mlpilot.tasks.tabular.repeat import repeat_bagging
 from mlpilot.tasks.tabular.threshold import calibrate_threshold
-from mlpilot.tasks.tabular.tuning import MAX_TRIALS, Tuner
+from mlpilot.tasks.tabular.tuning import Tuner
 
 log = logging.getLogger("mlpilot")
 
@@ -65,6 +65,11 @@ class CandidateResult:
     n_folds: int = 0
     fold_iterations: list[int] = field(default_factory=list)  # rounds/trees/epochs each fold model used
     bag: BagResult | None = field(default=None, repr=False)
+
+    @property
+    def out_of_bag(self) -> bool:
+        """One model fitted on all rows and validated out of bag, rather than k fold models."""
+        return bool(self.params.get("out_of_bag"))
 
     def row(self) -> dict[str, Any]:
         return {
@@ -267,7 +272,7 @@ def _tune(results: list[CandidateResult], splits: list, *, search: Callable[...,
     """
     if budget.stopped or not any(r.status == "ok" for r in results):
         return
-    max_trials = config.max_models - len(results) if config.max_models else MAX_TRIALS  # max_models counts all
+    max_trials = config.max_models - len(results) if config.max_models else None  # max_models counts all
     tuner = Tuner(results, metric=metric, seed=config.seed, max_trials=max_trials)
     keep = budget.remaining() / 2 if config.bag_sets > 1 else 0.0
     while tuner and not budget.stopped:

@@ -65,7 +65,7 @@ def _space(family: str) -> dict[str, Any]:
 
 
 # Settings a proposal always carries: row subsampling in LightGBM needs a bagging frequency.
-_FIXED = {"lightgbm": {"bagging_freq": 1}, "xgboost": {}, "catboost": {}}
+_FIXED = {"lightgbm": {"bagging_freq": 1}}
 
 
 @dataclass
@@ -74,6 +74,7 @@ class FamilySearch:
 
     family: str
     study: Any
+    space: dict[str, Any]  # parameter name → Optuna distribution
     seconds: list[float] = field(default_factory=list)
     trials: dict[str, Any] = field(default_factory=dict)  # candidate name → its open Optuna trial
 
@@ -88,23 +89,22 @@ class Tuner:
     ``params``, ``status``, ``score`` and ``fit_time``).
     """
 
-    def __init__(self, results: list[Any], *, metric: Metric, seed: int, max_trials: int = MAX_TRIALS) -> None:
+    def __init__(self, results: list[Any], *, metric: Metric, seed: int, max_trials: int | None = None) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        self.metric = metric
         self.searches = []
         for index, family in enumerate(_best_families(results, metric)):
             sampler = optuna.samplers.TPESampler(seed=seed + index, n_startup_trials=5, multivariate=True)
             direction = "maximize" if metric.greater_is_better else "minimize"
-            search = FamilySearch(family, optuna.create_study(direction=direction, sampler=sampler))
+            search = FamilySearch(family, optuna.create_study(direction=direction, sampler=sampler), _space(family))
             for result in results:
                 if result.family == family and result.status == "ok":
                     _add_known(search, result)
             self.searches.append(search)
         self._turn = 0
         self._count = 0
-        self._max_trials = min(max_trials, MAX_TRIALS)
+        self._max_trials = MAX_TRIALS if max_trials is None else min(max_trials, MAX_TRIALS)
 
     def ask(self, *, seconds_left: float) -> Candidate | None:
         """The next configuration to try: the next family in turn whose trials fit in ``seconds_left``."""
@@ -116,10 +116,10 @@ class Tuner:
             if search.expected_seconds() * 1.5 > seconds_left:
                 continue
             self._count += 1
-            trial = search.study.ask(_space(search.family))
+            trial = search.study.ask(search.space)
             name = f"{get_model_class(search.family).name}_Tuned{self._count}"
             search.trials[name] = trial
-            return Candidate(name, search.family, {**_FIXED[search.family], **trial.params})
+            return Candidate(name, search.family, {**_FIXED.get(search.family, {}), **trial.params})
         return None
 
     def tell(self, candidate: Candidate, *, score: float | None, seconds: float) -> None:
@@ -156,10 +156,9 @@ def _add_known(search: FamilySearch, result: Any) -> None:
     """A portfolio configuration as a finished trial: its params projected into the searched space."""
     import optuna
 
-    space = _space(search.family)
     params = get_model_class(search.family).resolve_params(result.params)
     known: dict[str, Any] = {}
-    for name, distribution in space.items():
+    for name, distribution in search.space.items():
         value = params.get(name)
         if isinstance(distribution, optuna.distributions.CategoricalDistribution):
             if value not in distribution.choices:
@@ -168,7 +167,7 @@ def _add_known(search: FamilySearch, result: Any) -> None:
         else:
             known[name] = type(distribution.low)(min(max(value, distribution.low), distribution.high))
     try:
-        search.study.add_trial(optuna.trial.create_trial(params=known, distributions=space, value=result.score))
+        search.study.add_trial(optuna.trial.create_trial(params=known, distributions=search.space, value=result.score))
     except ValueError as exc:  # a portfolio value the space cannot hold: the search starts without it
         log.debug("portfolio configuration %s not added to the %s study: %s", result.name, search.family, exc)
         return
