@@ -219,19 +219,22 @@ def test_refit_full_keeps_one_model_per_member(churn_split, tmp_path):
     assert model.evaluate(test)["roc_auc"] > bagged.evaluate(test)["roc_auc"] - 0.02
 
 
-def test_forests_are_validated_out_of_bag_under_kfold(churn_split, tmp_path):
+def test_forests_and_neighbours_validate_themselves_under_kfold(churn_split, tmp_path):
     train, test = churn_split
-    model = mlpilot.fit(train, target="churn", families=["extra_trees", "lightgbm"], n_folds=3,
+    model = mlpilot.fit(train, target="churn", families=["extra_trees", "knn", "lightgbm"], n_folds=3,
                         refit_full=True, path=tmp_path / "oob")
     board = model.leaderboard().set_index("model")
     assert board.loc["ExtraTrees", "n_folds"] == 1 and board.loc["LightGBM", "n_folds"] == 3
+    assert board.loc["KNeighbors", "n_folds"] == 1  # leave one out
     assert board.loc["ExtraTrees", "score_val (roc_auc)"] > 0.75
+    assert board.loc["KNeighbors", "score_val (roc_auc)"] > 0.7
     # refit_full keeps the forest itself: it was fitted on all rows already
     assert all(len(models) == 1 for _, models, _ in model.members)
     reloaded = mlpilot.load(model.path)
     pd.testing.assert_frame_equal(reloaded.predict_proba(test), model.predict_proba(test))
-    saved = json.loads(next((model.path / "models").rglob("ExtraTrees/**/info.json")).read_text())
-    assert saved["params"]["out_of_bag"] is True
+    saved = [json.loads(p.read_text()) for name in ("ExtraTrees", "KNeighbors")
+             for p in (model.path / "models").rglob(f"{name}/**/info.json")]  # the ensemble's members
+    assert saved and all(info["params"]["out_of_bag"] is True for info in saved)
     # holdout validation scores every model on the same held-out rows: no out-of-bag shortcut there
     holdout = mlpilot.fit(train, target="churn", families=["extra_trees"], n_folds=1, path=tmp_path / "h")
     saved = json.loads(next((holdout.path / "models").rglob("ExtraTrees/**/info.json")).read_text())

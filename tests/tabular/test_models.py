@@ -24,6 +24,7 @@ from mlpilot.tasks.tabular.models.base import (
     TabularModel,
 )
 from mlpilot.tasks.tabular.models.portfolio import LEARNED_ORDER, Candidate, default_portfolio
+from mlpilot.tasks.tabular.models.sklearn_models import expand_proba
 
 # Small iteration counts keep the whole file fast; early stopping still runs on the validation frame.
 FAST_PARAMS: dict[str, dict[str, Any]] = {
@@ -198,11 +199,21 @@ def test_time_limit_is_respected(key: str) -> None:
 
 
 # ------------------------------------------------------------------------------- out of bag
-@pytest.mark.parametrize("key", [key for key, cls in MODEL_FAMILIES.items() if cls.out_of_bag])
+OUT_OF_BAG_PARAMS: dict[str, dict[str, Any]] = {"extra_trees": {"n_estimators": 60},
+                                                "random_forest": {"n_estimators": 60}, "knn": {}}
+FORESTS = ("extra_trees", "random_forest")
+
+
+def test_every_out_of_bag_family_is_tested() -> None:
+    assert {key for key, cls in MODEL_FAMILIES.items() if cls.out_of_bag} == set(OUT_OF_BAG_PARAMS)
+
+
+@pytest.mark.parametrize("key", sorted(OUT_OF_BAG_PARAMS))
 @pytest.mark.parametrize("problem_type", PROBLEM_TYPES)
 def test_out_of_bag_predictions_are_held_out(key: str, problem_type: str, tmp_path: Path) -> None:
     y = TRAIN_Y[problem_type]
-    model = new_model(key, problem_type, params={"n_estimators": 60, "out_of_bag": True}).fit(TRAIN, y)
+    params = {**OUT_OF_BAG_PARAMS[key], "out_of_bag": True}
+    model = new_model(key, problem_type, params=params).fit(TRAIN, y)
     oob = model.oob_predictions_
     assert oob is not None and not np.isnan(oob).any()
     assert oob.shape == (len(TRAIN),) if problem_type == REGRESSION else (len(TRAIN), N_CLASSES[problem_type])
@@ -217,7 +228,7 @@ def test_out_of_bag_predictions_are_held_out(key: str, problem_type: str, tmp_pa
     np.testing.assert_array_equal(reloaded.predict(TEST), model.predict(TEST))
 
 
-@pytest.mark.parametrize("key", [key for key, cls in MODEL_FAMILIES.items() if cls.out_of_bag])
+@pytest.mark.parametrize("key", FORESTS)
 def test_out_of_bag_pass_stays_within_the_time_limit(key: str) -> None:
     X, targets = make_frame(20_000, seed=4)
     model = new_model(key, MULTICLASS, params={**HUGE_PARAMS[key], "out_of_bag": True}, n_threads=1)
@@ -229,6 +240,35 @@ def test_out_of_bag_pass_stays_within_the_time_limit(key: str) -> None:
 
 def test_plain_forest_sets_no_out_of_bag_predictions() -> None:
     assert fitted("extra_trees", BINARY).oob_predictions_ is None
+    assert fitted("knn", BINARY).oob_predictions_ is None
+
+
+@pytest.mark.parametrize("problem_type", PROBLEM_TYPES)
+@pytest.mark.parametrize("weights", ["distance", "uniform"])
+def test_knn_leave_one_out_matches_refits_without_each_row(problem_type: str, weights: str) -> None:
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+    X, y = TRAIN.iloc[:80].copy(), TRAIN_Y[problem_type][:80]
+    X.iloc[1] = X.iloc[0]  # a duplicate row: its leave-one-out neighbour at distance 0 decides alone
+    params = {"n_neighbors": 5, "weights": weights, "out_of_bag": True}
+    model = new_model("knn", problem_type, params=params).fit(X, y)
+    design = model.estimator_[:-1].transform(model._matrix(X))
+    cls = KNeighborsRegressor if problem_type == REGRESSION else KNeighborsClassifier
+    for row in range(len(X)):
+        others = np.delete(np.arange(len(X)), row)
+        alone = cls(n_neighbors=5, weights=weights).fit(design[others], y[others])
+        expected = alone.predict(design[[row]]) if problem_type == REGRESSION else expand_proba(
+            alone.predict_proba(design[[row]]), classes=alone.classes_, n_classes=N_CLASSES[problem_type])
+        np.testing.assert_allclose(model.oob_predictions_[row], expected[0], rtol=1e-9, atol=1e-12)
+
+
+def test_knn_leave_one_out_on_a_subsample_predicts_the_rows_left_out() -> None:
+    y = TRAIN_Y[BINARY]
+    model = new_model("knn", BINARY, params={"max_train_rows": 50, "out_of_bag": True}).fit(TRAIN, y)
+    kept = model._training_rows(len(TRAIN), model.resolve_params(model.params))
+    left_out = np.setdiff1d(np.arange(len(TRAIN)), kept)
+    np.testing.assert_allclose(model.oob_predictions_[left_out], model.predict(TRAIN.iloc[left_out]))
+    assert not np.isnan(model.oob_predictions_).any()
 
 
 def test_skops_import_does_not_import_torch() -> None:

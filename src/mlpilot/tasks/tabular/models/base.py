@@ -44,9 +44,10 @@ class TabularModel:
     priority: ClassVar[int]  # higher is tried first when the portfolio does not say otherwise
     problem_types: ClassVar[tuple[str, ...]] = PROBLEM_TYPES
     can_explain: ClassVar[bool] = False  # True when ``_contributions`` gives per-row SHAP values
-    # True when the family can validate itself on out-of-bag rows (bootstrap forests): under k-fold
-    # validation it is then fitted once on all rows with ``params["out_of_bag"] = True`` and sets
-    # ``oob_predictions_``, instead of k fold models (k times less memory, time and predict cost).
+    # True when the family can validate itself on rows it did not learn from (bootstrap forests: out
+    # of bag; nearest neighbours: leave one out): under k-fold validation it is then fitted once on
+    # all rows with ``params["out_of_bag"] = True`` and sets ``oob_predictions_``, instead of k fold
+    # models (k times less memory, time and predict cost).
     out_of_bag: ClassVar[bool] = False
     # The params a family accepts, with their defaults; None leaves params unchecked.
     default_params: ClassVar[dict[str, Any] | None] = None

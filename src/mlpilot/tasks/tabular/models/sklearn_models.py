@@ -135,12 +135,20 @@ class _SklearnBase(TabularModel):
         return native_to_matrix(X, columns=self.features_, categorical=self.categorical_)
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
-        data = self._matrix(X)
+        return self._predict_matrix(self._matrix(X))
+
+    def _predict_matrix(self, data: np.ndarray) -> np.ndarray:
         if self.problem_type == REGRESSION:
             return self.estimator_.predict(data)
         return expand_proba(
             self.estimator_.predict_proba(data), classes=self.estimator_.classes_, n_classes=self.n_classes
         )
+
+    def _constant_prediction(self, y: np.ndarray, n_rows: int) -> np.ndarray:
+        """``n_rows`` copies of the best constant: the mean (regression) or the class shares."""
+        if self.problem_type == REGRESSION:
+            return np.full(n_rows, float(np.mean(y)))
+        return np.tile(np.bincount(y, minlength=self.n_classes) / len(y), (n_rows, 1))
 
     def _save(self, directory: Path) -> None:
         dump_estimator(self.estimator_, directory / _MODEL_FILE)
@@ -249,11 +257,11 @@ class _ForestBase(_SklearnBase):
                 delattr(forest, attribute)
         if self.problem_type == REGRESSION:
             out = np.asarray(raw, dtype=np.float64).reshape(-1)
-            return np.where(np.isnan(out), float(np.mean(y)), out)
-        out = expand_proba(np.asarray(raw, dtype=np.float64), classes=forest.classes_, n_classes=self.n_classes)
-        # A row no tree left out (only with very few trees) gets the class shares rather than NaN.
-        never_out = np.isnan(out).any(axis=1)
-        out[never_out] = np.bincount(y, minlength=self.n_classes) / len(y)
+        else:
+            out = expand_proba(np.asarray(raw, dtype=np.float64), classes=forest.classes_, n_classes=self.n_classes)
+        # A row no tree left out (only with very few trees) gets the best constant rather than NaN.
+        never_out = np.isnan(out.reshape(len(out), -1)).any(axis=1)
+        out[never_out] = self._constant_prediction(y, int(never_out.sum()))
         return out
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -362,6 +370,19 @@ class RandomForestModel(_ForestBase):
 
 
 # -------------------------------------------------------------------------- linear and neighbours
+def _neighbour_weights(distances: np.ndarray, *, scheme: str) -> np.ndarray:
+    """The weights scikit-learn's neighbour models give each neighbour: 1, or 1/distance, where a
+    query with neighbours at distance 0 (duplicates) listens to those alone."""
+    if scheme == "uniform":
+        return np.ones_like(distances)
+    with np.errstate(divide="ignore"):
+        weights = 1.0 / distances
+    exact = np.isinf(weights)
+    has_exact = exact.any(axis=1)
+    weights[has_exact] = exact[has_exact]
+    return weights
+
+
 def _preprocessor(numeric: list[int], categorical: list[int], p: dict[str, Any]) -> Any:
     """Median imputation + missing indicators + scaling for numbers, one-hot for categories."""
     from sklearn.compose import ColumnTransformer
@@ -412,17 +433,20 @@ class _PipelineBase(_SklearnBase):
         self._remember_columns(X)
         data = self._matrix(X)
         rows = self._training_rows(len(data), p)
-        if rows is not None:
-            data, y = data[rows], y[rows]
         cats = set(self.categorical_)
         numeric = [j for j, c in enumerate(self.features_) if c not in cats]
         categorical = [j for j, c in enumerate(self.features_) if c in cats]
-        model = self._make_estimator(p, n_rows=len(data))
+        model = self._make_estimator(p, n_rows=len(data) if rows is None else len(rows))
         pipeline = Pipeline([("prep", _preprocessor(numeric, categorical, p)), ("model", model)])
+        fitted = (data, y) if rows is None else (data[rows], y[rows])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # the capped iterations are deliberate
-            self.estimator_ = pipeline.fit(data, y)
+            self.estimator_ = pipeline.fit(*fitted)
         self.n_iterations_ = 1
+        self._after_fit(data, y, rows, p)
+
+    def _after_fit(self, data: np.ndarray, y: np.ndarray, rows: np.ndarray | None, p: dict[str, Any]) -> None:
+        """Called with all rows given to ``fit`` and the subsample trained on (None = all of them)."""
 
 
 class LinearModel(_PipelineBase):
@@ -463,12 +487,15 @@ class KNeighborsModel(_PipelineBase):
 
     Training is subsampled (seeded) to ``max_train_rows`` so prediction time stays bounded.
     Params: ``n_neighbors``, ``weights``, ``p`` (Minkowski power), ``max_train_rows``,
-    ``min_frequency``, ``max_categories``. Files: ``model.skops``, ``columns.json``.
+    ``min_frequency``, ``max_categories``, ``out_of_bag`` (keep each row's leave-one-out prediction,
+    from its neighbours among the other rows, in ``oob_predictions_``: the trainer's validation under
+    k-fold, as AutoGluon's). Files: ``model.skops``, ``columns.json``.
     """
 
     key: ClassVar[str] = "knn"
     name: ClassVar[str] = "KNeighbors"
     priority: ClassVar[int] = 20
+    out_of_bag: ClassVar[bool] = True
     default_params: ClassVar[dict[str, Any] | None] = {
         "n_neighbors": 10,
         "weights": "distance",
@@ -476,6 +503,7 @@ class KNeighborsModel(_PipelineBase):
         "max_train_rows": 20000,
         "min_frequency": 5,
         "max_categories": 30,
+        "out_of_bag": False,
     }
 
     def _training_rows(self, n_rows: int, p: dict[str, Any]) -> np.ndarray | None:
@@ -488,9 +516,36 @@ class KNeighborsModel(_PipelineBase):
         from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
         cls = KNeighborsRegressor if self.problem_type == REGRESSION else KNeighborsClassifier
-        # Fewer training rows than neighbours would make every prediction fail.
-        k = max(1, min(int(p["n_neighbors"]), n_rows))
+        # Fewer training rows than neighbours would make every prediction fail; leave-one-out needs
+        # one row more than it has neighbours.
+        k = max(1, min(int(p["n_neighbors"]), n_rows - 1 if p["out_of_bag"] else n_rows))
         return cls(n_neighbors=k, weights=p["weights"], p=p["p"], n_jobs=self.n_threads)
+
+    def _after_fit(self, data: np.ndarray, y: np.ndarray, rows: np.ndarray | None, p: dict[str, Any]) -> None:
+        if p["out_of_bag"]:
+            self.oob_predictions_ = self._leave_one_out(data, y, rows)
+
+    def _leave_one_out(self, data: np.ndarray, y: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+        """Each training row predicted from its nearest *other* rows; rows left out of a subsampled
+        fit are plain predictions (the model never saw them)."""
+        knn = self.estimator_[-1]
+        fitted = np.arange(len(data)) if rows is None else rows
+        if len(fitted) < 2:  # no other row to ask: the training mean / class shares
+            return self._constant_prediction(y[fitted], len(data))
+        distances, neighbours = knn.kneighbors()  # no query: each fitted row's neighbours, itself excluded
+        weights = _neighbour_weights(distances, scheme=knn.weights)
+        votes = y[fitted][neighbours]
+        out = self._constant_prediction(y[fitted], len(data))
+        if self.problem_type == REGRESSION:
+            out[fitted] = (weights * votes).sum(axis=1) / weights.sum(axis=1)
+        else:
+            total = weights.sum(axis=1)
+            for code in range(self.n_classes):
+                out[fitted, code] = (weights * (votes == code)).sum(axis=1) / total
+        others = np.setdiff1d(np.arange(len(data)), fitted, assume_unique=True)
+        if len(others):
+            out[others] = self._predict_matrix(data[others])
+        return out
 
     @classmethod
     def estimate_memory(cls, n_rows: int, n_columns: int, params: dict[str, Any]) -> int:
