@@ -22,6 +22,7 @@ from mlpilot.tasks.tabular.models.base import (
     REGRESSION,
     ModelUnavailable,
     TabularModel,
+    predict_bag,
 )
 from mlpilot.tasks.tabular.models.portfolio import LEARNED_ORDER, Candidate, default_portfolio
 from mlpilot.tasks.tabular.models.sklearn_models import expand_proba
@@ -387,3 +388,19 @@ def test_class_absent_from_training_still_gets_a_column(key: str, tmp_path: Path
     np.testing.assert_array_equal(get_model_class(key).load(tmp_path).predict(TEST), pred)
     if model.can_explain:
         assert model.contributions(TEST[:3]).shape == (3, 3, TEST.shape[1] + 1)
+
+
+@pytest.mark.parametrize("key", ["lightgbm", "xgboost", "catboost", "linear"])
+def test_a_bag_converts_its_input_once_per_shared_key(key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    skip_without_library(key)
+    models = [new_model(key, BINARY, params=FAST_PARAMS[key]) for _ in range(3)]
+    for fold, model in enumerate(models):
+        rows = np.arange(len(TRAIN)) % 3 != fold
+        model.fit(TRAIN[rows], TRAIN_Y[BINARY][rows])
+    expected = np.mean([m.predict(TEST) for m in models], axis=0)
+    conversions = []
+    original = type(models[0]).native_input
+    monkeypatch.setattr(type(models[0]), "native_input", lambda self, X: conversions.append(1) or original(self, X))
+    np.testing.assert_allclose(predict_bag(models, TEST), expected, rtol=1e-12)
+    # boosted trees read the columns only: one conversion; pipelines carry their own fitted encoders
+    assert len(conversions) == (3 if key == "linear" else 1)

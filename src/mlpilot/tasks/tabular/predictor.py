@@ -24,7 +24,7 @@ from mlpilot.tasks.tabular.explain import Explanation, Member, explain_rows, exp
 from mlpilot.tasks.tabular.features import FeaturePipeline
 from mlpilot.tasks.tabular.inference import DataReport
 from mlpilot.tasks.tabular.io import is_dask_frame, read_table
-from mlpilot.tasks.tabular.models.base import BINARY, REGRESSION
+from mlpilot.tasks.tabular.models.base import BINARY, REGRESSION, predict_bag
 from mlpilot.tasks.tabular.run_dir import load_importance, load_run, load_validation
 
 log = logging.getLogger("mlpilot")
@@ -138,7 +138,7 @@ class TabularPredictor:
     def _blend(self, X: pd.DataFrame) -> np.ndarray:
         total = None
         for _, models, weight in self.members:
-            pred = np.mean([m.predict(X) for m in models], axis=0) * weight
+            pred = predict_bag(models, X) * weight
             total = pred if total is None else total + pred
         return total
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -91,7 +92,20 @@ class TabularModel:
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Probabilities ``(n, n_classes)`` for classification, values ``(n,)`` for regression."""
-        out = np.asarray(self._predict(X), dtype=np.float64)
+        return self.predict_native(self.native_input(X))
+
+    def native_input(self, X: pd.DataFrame) -> Any:
+        """``X`` in the form the family's library predicts from (a frame, unless overridden)."""
+        return X
+
+    def input_key(self) -> Hashable:
+        """Models with equal keys take the same :meth:`native_input` of a frame, so a bag converts its
+        input once (:func:`predict_bag`). The default key is the model itself: nothing shared."""
+        return id(self)
+
+    def predict_native(self, native: Any) -> np.ndarray:
+        """:meth:`predict`, from an input :meth:`native_input` already converted."""
+        out = np.asarray(self._predict(native), dtype=np.float64)
         if self.problem_type == REGRESSION:
             return out.reshape(-1)
         if out.ndim == 1:  # some libraries give only P(class 1) for binary problems
@@ -168,7 +182,7 @@ class TabularModel:
     ) -> None:  # [required]
         raise NotImplementedError
 
-    def _predict(self, X: pd.DataFrame) -> np.ndarray:  # [required]
+    def _predict(self, native: Any) -> np.ndarray:  # [required] from ``native_input(X)``
         raise NotImplementedError
 
     def _save(self, directory: Path) -> None:  # [required]
@@ -183,6 +197,22 @@ class TabularModel:
     @property
     def is_classification(self) -> bool:
         return self.problem_type != REGRESSION
+
+
+def predict_bag(models: Sequence[TabularModel], X: pd.DataFrame) -> np.ndarray:
+    """The mean prediction of a bag's fold models. Models that share an :meth:`~TabularModel.input_key`
+    share one conversion of ``X`` (a bag of 25 CatBoost models built its Pool 25 times before)."""
+    inputs: dict[Hashable, Any] = {}
+    total: np.ndarray | None = None
+    for model in models:
+        key = model.input_key()
+        if key not in inputs:
+            inputs[key] = model.native_input(X)
+        pred = model.predict_native(inputs[key])
+        total = pred if total is None else total + pred
+    if total is None:
+        raise ValueError("a bag needs at least one model")
+    return total / len(models)
 
 
 def time_left(deadline: float | None) -> float:

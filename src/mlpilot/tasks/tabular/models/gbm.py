@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -50,6 +51,10 @@ class _GBMBase(TabularModel):
         self.features_: list[str] = [str(c) for c in X.columns]
         self.categorical_: list[str] = [str(c) for c in _categorical_columns(X)]
         self.classes_: list[int] | None = None  # set where a library only knows the classes it saw
+
+    def input_key(self) -> Hashable:
+        # The library input depends only on the columns (and threads): fold models of a bag share it.
+        return (type(self), tuple(self.features_), tuple(self.categorical_), self.n_threads)
 
     def _aligned(self, X: pd.DataFrame) -> pd.DataFrame:
         # Libraries map columns by position, so a reordered frame would silently give wrong answers.
@@ -174,8 +179,11 @@ class LightGBMModel(_GBMBase):
         self.booster_ = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
         self.n_iterations_ = int(best)
 
-    def _predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.booster_.predict(self._aligned(X), num_threads=threads_for(X, self.n_threads))
+    def native_input(self, X: pd.DataFrame) -> pd.DataFrame:
+        return self._aligned(X)
+
+    def _predict(self, native: pd.DataFrame) -> np.ndarray:
+        return self.booster_.predict(native, num_threads=threads_for(native, self.n_threads))
 
     def _contributions(self, X: pd.DataFrame) -> np.ndarray:
         threads = threads_for(X, self.n_threads)
@@ -294,8 +302,11 @@ class XGBoostModel(_GBMBase):
         self.booster_ = booster[:best] if best < total else booster
         self.n_iterations_ = int(best)
 
-    def _predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.booster_.predict(self._matrix(X))
+    def native_input(self, X: pd.DataFrame) -> Any:
+        return self._matrix(X)
+
+    def _predict(self, native: Any) -> np.ndarray:
+        return self.booster_.predict(native)
 
     def _contributions(self, X: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.booster_.predict(self._matrix(X), pred_contribs=True), dtype=np.float64)
@@ -408,8 +419,10 @@ class CatBoostModel(_GBMBase):
         if self.problem_type == MULTICLASS:
             self.classes_ = [int(c) for c in model.classes_]
 
-    def _predict(self, X: pd.DataFrame) -> np.ndarray:
-        pool = self._pool(X)
+    def native_input(self, X: pd.DataFrame) -> Any:
+        return self._pool(X)
+
+    def _predict(self, pool: Any) -> np.ndarray:
         if self.problem_type == REGRESSION:
             return self.model_.predict(pool, thread_count=self.n_threads)
         return self._all_classes(self.model_.predict_proba(pool, thread_count=self.n_threads))
