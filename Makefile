@@ -17,4 +17,4 @@ bench: ## mlpilot, FLAML and AutoGluon side by side on the public suite, then th
 	$(MAKE) bench-report
 
 bench-report:
-	.venv/bin/python benchmarks/report.py benchmarks/results/*.jsonl --out docs/benchmarks.md
+	.venv/bin/python benchmarks/report.py $(sort $(wildcard benchmarks/results/[0-9]*s.jsonl)) --out docs/benchmarks.md

@@ -1,10 +1,11 @@
 import math
+import sys
 import time
 
 import numpy as np
 import pytest
 
-from mlpilot.engine.budget import Budget, memory_allows
+from mlpilot.engine.budget import Budget, memory_allows, return_free_heap
 from mlpilot.engine.splits import choose_n_folds, holdout_split, kfold_splits
 
 
@@ -50,3 +51,17 @@ def test_budget_stop_ends_the_search_time_but_keeps_the_reserve():
 def test_memory_check():
     assert memory_allows(1)
     assert not memory_allows(10**15)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_free_heap_pages_go_back_to_the_system() -> None:
+    import psutil
+
+    process = psutil.Process()
+    chunks = [bytes(4000) for _ in range(40_000)]  # ~160 MB of malloc'd blocks
+    kept = chunks[::64]  # pinned blocks in between keep the heap from shrinking by itself
+    del chunks
+    before = process.memory_info().rss
+    assert return_free_heap()
+    assert before - process.memory_info().rss > 100 * 2**20
+    assert len(kept) == 625

@@ -359,11 +359,11 @@ def test_memory_estimate_grows_with_data(key: str) -> None:
 @pytest.mark.parametrize("problem_type", PROBLEM_TYPES)
 def test_default_portfolio(problem_type: str) -> None:
     portfolio = default_portfolio(problem_type)
-    assert 12 <= len(portfolio) <= 16
+    assert 12 <= len(portfolio) <= 24
     assert all(isinstance(c, Candidate) for c in portfolio)
     assert len({c.name for c in portfolio}) == len(portfolio)
-    # the learned order starts with the three boosting libraries and leaves the costly forests for last
-    assert {c.family for c in portfolio[:3]} == {"lightgbm", "catboost", "xgboost"}
+    # the learned order tries cheap, strong configurations first and leaves the costly forests for last
+    assert {c.family for c in portfolio[:6]} >= {"lightgbm", "catboost", "xgboost"}
     assert portfolio[-1].family in {"random_forest", "extra_trees"}
     assert [c.name for c in portfolio] == [n for n in LEARNED_ORDER if n in {c.name for c in portfolio}]
     assert {c.family for c in portfolio} == set(MODEL_FAMILIES)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -99,3 +101,19 @@ def available_memory() -> int:
 def memory_allows(needed_bytes: int, *, fraction: float = 0.8) -> bool:
     """True when ``needed_bytes`` fits in ``fraction`` of the available memory."""
     return needed_bytes <= fraction * available_memory()
+
+
+def return_free_heap() -> bool:
+    """Ask the C allocator to give the free pages it keeps back to the system; False where it cannot.
+
+    glibc keeps memory that native libraries (LightGBM, XGBoost, CatBoost, torch) free after a fit,
+    often in one arena per thread, so a process's footprint ratchets up fit after fit even though
+    nothing holds that memory. Dask's workers trim for the same reason.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.malloc_trim(0))
+    except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to trim
+        return False

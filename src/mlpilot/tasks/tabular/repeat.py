@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,9 +46,9 @@ def repeat_bagging(
     for set_index in range(1, config.bag_sets):
         splits = make_splits(config.seed + set_index)
         for result in members:
-            if len(result.bag.models) != result.n_folds:  # its models were released to disk: leave it
-                continue
             if result.out_of_bag:  # one model on all rows already: no folds to redraw
+                continue
+            if not _in_memory(result, n_threads=config.threads):
                 continue
             last_set_time = result.fit_time / set_index
             if budget.remaining() < _SAFETY * last_set_time:
@@ -72,3 +73,14 @@ def repeat_bagging(
                                    model=result.name, score=result.score,
                                    message=f"bag set {set_index + 1}"))
     return added
+
+
+def _in_memory(result: Any, *, n_threads: int) -> bool:
+    """True when the member's fold models are in memory, read back from disk if they were released."""
+    if len(result.bag.models) == result.n_folds:
+        return True
+    if result.saved_to is None:  # released, and nowhere to read them back from
+        return False
+    cls = get_model_class(result.family)
+    result.bag.models = [cls.load(result.saved_to / f"fold_{i}", n_threads=n_threads) for i in range(result.n_folds)]
+    return True

@@ -42,6 +42,7 @@ def save_candidate(writer: RunWriter, result: CandidateResult) -> None:
         if not (writer.root / part / f"fold_{i}").exists():
             model.save(writer.root / part / f"fold_{i}")
     writer.record(part)
+    result.saved_to = writer.root / part
 
 
 def finish_run(

@@ -14,12 +14,13 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mlpilot.engine.budget import Budget, memory_allows
+from mlpilot.engine.budget import Budget, memory_allows, return_free_heap
 from mlpilot.engine.ensemble import drop_marginal_members, greedy_ensemble
 from mlpilot.engine.executor import Executor, LocalExecutor, PendingBag, SharedData
 from mlpilot.engine.metrics import Metric, default_metric, get_metric
@@ -65,6 +66,9 @@ class CandidateResult:
     n_folds: int = 0
     fold_iterations: list[int] = field(default_factory=list)  # rounds/trees/epochs each fold model used
     bag: BagResult | None = field(default=None, repr=False)
+    # Where the fold models were saved (``fold_<i>`` folders), so models released from memory can be
+    # read back, e.g. to add bag sets to an ensemble member.
+    saved_to: Path | None = None
 
     @property
     def out_of_bag(self) -> bool:
@@ -161,7 +165,9 @@ def run_search(
         members, X, y, make_splits=make_splits, config=config, problem_type=problem_type,
         n_classes=len(classes), metric=metric, budget=budget, progress=progress, on_candidate=on_candidate,
     ):
-        members, weights, ensemble_score = build_ensemble(results, y, metric)
+        # Weights again from the members' steadier out-of-fold predictions. The other candidates
+        # kept one set, and a member picked only now would not have the extra sets.
+        members, weights, ensemble_score = build_ensemble(members, y, metric)
     proba = member_blend(members, weights)
     covered = covered_rows(proba, len(y))
     threshold = None
@@ -253,6 +259,7 @@ def _search(
                 _release_weaker_models(results, metric)
                 if not best or metric.is_better(result.score, best[0]):
                     best[:] = [result.score]
+            return_free_heap()  # the fit's buffers (and any released models) are free now
             event("model_done" if result.status == "ok" else "model_skipped", result, i + 1,
                   score=result.score, message=result.reason)
     if not any(r.status == "ok" for r in results):

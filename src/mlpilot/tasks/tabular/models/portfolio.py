@@ -86,13 +86,53 @@ _PORTFOLIO: tuple[tuple[str, str, dict[str, Any]], ...] = (
         },
     ),
     ("CatBoost_Shallow", "catboost", {"learning_rate": 0.1, "depth": 4, "l2_leaf_reg": 1.0, "random_strength": 2.0}),
+    # Heavier regularisation and a wider network: for small, noisy tables, where the configurations
+    # above overfit (added 2026-11-27 with their results in portfolio.jsonl).
+    (
+        "LightGBM_Small",
+        "lightgbm",
+        {
+            "learning_rate": 0.03,
+            "num_leaves": 8,
+            "min_data_in_leaf": 40,
+            "feature_fraction": 0.6,
+            "lambda_l2": 10.0,
+            "bagging_fraction": 0.8,
+            "bagging_freq": 1,
+        },
+    ),
+    (
+        "XGBoost_Deep",
+        "xgboost",
+        {
+            "learning_rate": 0.03,
+            "max_depth": 8,
+            "min_child_weight": 5.0,
+            "subsample": 0.7,
+            "colsample_bytree": 0.6,
+            "reg_lambda": 5.0,
+        },
+    ),
+    (
+        "CatBoost_Regularized",
+        "catboost",
+        {"learning_rate": 0.05, "depth": 6, "l2_leaf_reg": 10.0, "random_strength": 2.0, "rsm": 0.7},
+    ),
+    (
+        "NeuralNet_Wide",
+        "neural_net",
+        {"hidden_sizes": [512, 256], "dropout": 0.3, "learning_rate": 5e-4, "weight_decay": 1e-3},
+    ),
+    ("ExtraTrees_Smooth", "extra_trees", {"n_estimators": 300, "min_samples_leaf": 5, "max_leaf_nodes": 15000}),
+    ("Linear_Strong", "linear", {"C": 0.1, "alpha": 10.0}),
 )
 _FORESTS = ("extra_trees", "random_forest")
 # Regenerate with `python benchmarks/learn_portfolio.py order` after collecting new results.
 LEARNED_ORDER = (
-    "XGBoost_Shallow", "LightGBM_XT", "CatBoost_Shallow", "CatBoost", "LightGBM_Regularized", "Linear",
-    "NeuralNet", "LightGBM", "CatBoost_Deep", "XGBoost_Lossguide", "ExtraTrees", "KNeighbors", "XGBoost",
-    "LightGBM_Large", "RandomForest",
+    "XGBoost_Shallow", "Linear_Strong", "LightGBM_XT", "CatBoost_Shallow", "XGBoost_Deep", "CatBoost",
+    "LightGBM_Small", "LightGBM_Regularized", "NeuralNet", "CatBoost_Regularized", "NeuralNet_Wide",
+    "CatBoost_Deep", "ExtraTrees", "LightGBM", "KNeighbors", "XGBoost", "XGBoost_Lossguide", "Linear",
+    "LightGBM_Large", "ExtraTrees_Smooth", "RandomForest",
 )
 
 
