@@ -404,3 +404,12 @@ def test_a_bag_converts_its_input_once_per_shared_key(key: str, monkeypatch: pyt
     np.testing.assert_allclose(predict_bag(models, TEST), expected, rtol=1e-12)
     # boosted trees read the columns only: one conversion; pipelines carry their own fitted encoders
     assert len(conversions) == (3 if key == "linear" else 1)
+
+
+def test_loading_with_threads_parallelises_only_the_final_estimator(tmp_path: Path) -> None:
+    model = fitted("knn", BINARY)
+    model.save(tmp_path)
+    reloaded = get_model_class("knn").load(tmp_path, n_threads=2)
+    prep, final = reloaded.estimator_.steps[0][1], reloaded.estimator_.steps[-1][1]
+    assert final.n_jobs == 2
+    assert prep.n_jobs in (None, 1)  # a joblib pool per call would cost more than the transform

@@ -162,10 +162,11 @@ class _SklearnBase(TabularModel):
         self._set_threads(self.estimator_)
 
     def _set_threads(self, estimator: Any) -> None:
-        steps = estimator.steps if hasattr(estimator, "steps") else [("model", estimator)]
-        for _, step in steps:
-            if "n_jobs" in step.get_params(deep=False):
-                step.set_params(n_jobs=self.n_threads)
+        # The final estimator only: a ColumnTransformer given n_jobs > 1 runs its two small encoders
+        # in a joblib pool, which costs about 10 ms per call, several times the transform itself.
+        final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+        if "n_jobs" in final.get_params(deep=False):
+            final.set_params(n_jobs=self.n_threads)
 
 
 # ------------------------------------------------------------------------------------------ forests
