@@ -22,7 +22,7 @@ UNDER_TIME_LIMIT = "under_time_limit"
 PRESETS: dict[str, dict[str, Any]] = {
     # k-fold bagging of the whole portfolio, ensemble of the best: the default. Under a time limit,
     # the time the portfolio leaves goes to new fold splits of the ensemble members (repeated
-    # bagging), up to 5 sets: at 300 s it was better on 6 of 6 suite tables (docs/benchmarks.md).
+    # bagging), up to 5 sets: at 300 s it was better on all 7 suite tables tried (docs/benchmarks.md).
     "medium_quality": {UNDER_TIME_LIMIT: {"bag_sets": 5}},
     # more folds, and up to 3 bag sets per ensemble member while time remains: a little more
     # accurate, at several times the prediction cost.
