@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import os
 import re
@@ -110,10 +111,18 @@ def return_free_heap() -> bool:
     often in one arena per thread, so a process's footprint ratchets up fit after fit even though
     nothing holds that memory. Dask's workers trim for the same reason.
     """
+    libc = _glibc()
+    return bool(libc.malloc_trim(0)) if libc is not None else False
+
+
+@functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    """glibc, opened once (the trim runs after every fit); None elsewhere, e.g. musl or macOS."""
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
         libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.malloc_trim(0))
-    except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to trim
-        return False
+        libc.malloc_trim  # noqa: B018 - musl has no malloc_trim: AttributeError here
+    except (OSError, AttributeError):
+        return None
+    return libc

@@ -81,6 +81,5 @@ def _in_memory(result: Any, *, n_threads: int) -> bool:
         return True
     if result.saved_to is None:  # released, and nowhere to read them back from
         return False
-    cls = get_model_class(result.family)
-    result.bag.models = [cls.load(result.saved_to / f"fold_{i}", n_threads=n_threads) for i in range(result.n_folds)]
+    result.bag.models = get_model_class(result.family).load_folds(result.saved_to, result.n_folds, n_threads=n_threads)
     return True

@@ -203,5 +203,5 @@ def _load_entry(run: Path, entry: dict[str, Any], n_threads: int) -> tuple[str, 
     base = run / "models" / entry["name"]
     if entry.get("refit_full"):
         return entry["name"], [cls.load(base / "full", n_threads=n_threads)], float(entry["weight"])
-    models = [cls.load(base / f"fold_{i}", n_threads=n_threads) for i in range(int(entry["n_folds"]))]
+    models = cls.load_folds(base, int(entry["n_folds"]), n_threads=n_threads)
     return entry["name"], models, float(entry["weight"])

@@ -139,6 +139,11 @@ class TabularModel:
         self._save(directory)
 
     @classmethod
+    def load_folds(cls, directory: Path, n_folds: int, *, n_threads: int = 1) -> list[TabularModel]:
+        """A bag's fold models, saved as ``directory/fold_<i>``."""
+        return [cls.load(Path(directory) / f"fold_{i}", n_threads=n_threads) for i in range(n_folds)]
+
+    @classmethod
     def load(cls, directory: Path, *, n_threads: int = 1) -> TabularModel:
         """Rebuild the model from ``info.json`` and the library's own files; never unpickles."""
         directory = Path(directory)

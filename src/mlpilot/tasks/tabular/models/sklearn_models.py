@@ -437,12 +437,12 @@ class _PipelineBase(_SklearnBase):
         cats = set(self.categorical_)
         numeric = [j for j, c in enumerate(self.features_) if c not in cats]
         categorical = [j for j, c in enumerate(self.features_) if c in cats]
-        model = self._make_estimator(p, n_rows=len(data) if rows is None else len(rows))
+        fit_data, fit_y = (data, y) if rows is None else (data[rows], y[rows])
+        model = self._make_estimator(p, n_rows=len(fit_data))
         pipeline = Pipeline([("prep", _preprocessor(numeric, categorical, p)), ("model", model)])
-        fitted = (data, y) if rows is None else (data[rows], y[rows])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # the capped iterations are deliberate
-            self.estimator_ = pipeline.fit(*fitted)
+            self.estimator_ = pipeline.fit(fit_data, fit_y)
         self.n_iterations_ = 1
         self._after_fit(data, y, rows, p)
 
