@@ -92,6 +92,19 @@ def test_natural_source_gives_bounded_seeded_volumes_from_bundled_photos(tmp_pat
     assert [p.name for p in paths] == ["natural_0_000.h5", "natural_0_001.h5"]
 
 
+def test_mni_brain_source_gives_seeded_brain_slabs_on_a_dark_background():
+    from mlpilot.tasks.mri.simulation import mni_brain_images
+
+    volumes = [mni_brain_images(n_slices=3, shape=(40, 40), rng=np.random.default_rng(seed)) for seed in range(4)]
+    again = mni_brain_images(n_slices=3, shape=(40, 40), rng=np.random.default_rng(0))
+    assert np.array_equal(volumes[0], again)
+    assert not np.array_equal(volumes[0], volumes[1])  # other seeds: another view, slab or contrast
+    for volume in volumes:
+        assert volume.shape == (3, 40, 40) and volume.min() >= 0 and np.isclose(volume.max(), 1.0)
+        assert volume[:, 0, :].max() < 0.05 and volume[:, :, 0].max() < 0.05  # brain inside the field of view
+        assert (volume > 0.1).mean() > 0.15  # and a real part of it, not an empty edge slice
+
+
 def test_training_on_a_missing_gpu_is_a_config_error(monkeypatch):
     import torch
 

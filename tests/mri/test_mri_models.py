@@ -27,6 +27,37 @@ def test_models_map_kspace_to_cropped_images(multicoil_dir, kind):
     assert out.shape == (1, 40, 40) and torch.isfinite(out).all()
 
 
+@pytest.mark.parametrize("data_dir", ["singlecoil_dir", "multicoil_dir"])
+def test_unet_data_consistency_keeps_what_was_measured(data_dir, request):
+    from mlpilot.tasks.mri.physics import zero_filled
+
+    torch.manual_seed(0)
+    folder = request.getfixturevalue(data_dir)
+    sample = SliceDataset(folder, transform=MaskTransform(MaskFunc(4)))[0]
+    kspace, crop = sample.masked_kspace[None], sample.crop
+    config = ModelConfig(chans=4, num_pool_layers=2, data_consistency=True)
+    untrained = build_model(config)
+    assert torch.allclose(untrained(kspace, sample.mask[None], crop),  # starts exactly at zero-filling
+                          zero_filled(kspace, crop=crop, multicoil=True), atol=1e-4)
+    model = build_model(config)
+    for parameter in model.parameters():  # any network, however wrong its output
+        parameter.data.normal_(0, 0.3)
+    full = SliceDataset(folder, transform=MaskTransform(MaskFunc(4)))
+    volume = full.volumes[0]
+    fully_sampled = torch.from_numpy(volume.kspace[0] if volume.multicoil else volume.kspace[0][None])[None]
+    every_column = torch.ones_like(sample.mask)[None]
+    truth = zero_filled(fully_sampled, crop=crop, multicoil=True)
+    assert torch.allclose(model(fully_sampled, every_column, crop), truth, atol=1e-3 * float(truth.max()))
+    assert not torch.allclose(model(kspace, sample.mask[None], crop), untrained(kspace, sample.mask[None], crop))
+
+
+def test_runs_saved_before_data_consistency_existed_load_without_it():
+    saved = ModelConfig(chans=4).to_dict()
+    assert ModelConfig.from_dict(saved).data_consistency is True
+    del saved["data_consistency"]  # a config.json written by an earlier mlpilot
+    assert ModelConfig.from_dict(saved).data_consistency is False
+
+
 def test_two_training_steps_decrease_the_loss(singlecoil_dir):
     torch.manual_seed(0)
     dataset = SliceDataset(singlecoil_dir, transform=MaskTransform(MaskFunc(4)))

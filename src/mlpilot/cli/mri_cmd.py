@@ -60,6 +60,8 @@ def train(
     chans: Annotated[int | None, typer.Option(help="U-Net channels at the first level.")] = None,
     pools: Annotated[int | None, typer.Option(help="U-Net pooling levels.")] = None,
     cascades: Annotated[int | None, typer.Option(help="VarNet cascades.")] = None,
+    data_consistency: Annotated[bool, typer.Option(
+        help="U-Net: put the measured k-space lines back into its output.")] = True,
     batch_size: Annotated[int | None, typer.Option(help="Slices per optimiser step.")] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (cosine-decayed over the budget).")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimiser steps.")] = None,
@@ -70,7 +72,8 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:
     """Train a U-Net or E2E-VarNet on DATA within a time limit; keeps the best checkpoint by validation SSIM."""
-    model_config = api.mri.ModelConfig(**_given(kind=model, chans=chans, num_pool_layers=pools, cascades=cascades))
+    model_config = api.mri.ModelConfig(data_consistency=data_consistency, **_given(
+        kind=model, chans=chans, num_pool_layers=pools, cascades=cascades))
     accelerations = tuple(acceleration) if acceleration else None
     config = api.mri.TrainConfig(model=model_config, resume=resume, **_given(
         accelerations=accelerations, mask_type=mask_type, time_limit=time_limit, batch_size=batch_size, lr=lr,

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mlpilot.errors import ConfigError
-from mlpilot.tasks.mri.physics import center_crop, fft2c, ifft2c, rss
+from mlpilot.tasks.mri.physics import center_crop, data_consistency, fft2c, ifft2c, rss
 
 MODEL_KINDS = ("unet", "varnet")
 
@@ -40,6 +40,9 @@ class ModelConfig:
     sens_chans: int = 4
     sens_pools: int = 3
     residual: bool = True  # U-Net adds its output to the zero-filled input (see UnetReconstructor)
+    # U-Net only: put the measured k-space lines back into its output (see UnetReconstructor); fastMRI's
+    # U-Net has no such step. Runs saved before this setting existed load with it off.
+    data_consistency: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
@@ -54,7 +57,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**({"data_consistency": False} | {k: v for k, v in data.items() if k in known}))
 
 
 class ConvBlock(nn.Module):
@@ -125,12 +128,14 @@ class UnetReconstructor(nn.Module):
 
     With ``residual`` (the default, unlike fastMRI) the U-Net predicts a correction added to the
     zero-filled input, so an untrained model starts at zero-filled quality; on a CPU budget of a few
-    hundred steps this matters more than on fastMRI's 50 GPU epochs.
+    hundred steps this matters more than on fastMRI's 50 GPU epochs. With ``data_consistency`` the
+    measured k-space lines are put back into its output (trained end to end through that step).
     """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.residual = config.residual
+        self.data_consistency = config.data_consistency
         self.unet = Unet(1, 1, chans=config.chans, num_pool_layers=config.num_pool_layers,
                          drop_prob=config.drop_prob)
         if self.residual:  # a zero last layer makes the untrained model exactly the zero-filled image
@@ -139,14 +144,38 @@ class UnetReconstructor(nn.Module):
             nn.init.zeros_(last.bias)
 
     def forward(self, masked_kspace: torch.Tensor, mask: torch.Tensor, crop: tuple[int, int]) -> torch.Tensor:
-        image = center_crop(rss(ifft2c(masked_kspace)), crop)  # (B, h, w)
+        coil_images = ifft2c(masked_kspace)  # (B, C, H, W)
+        image = center_crop(rss(coil_images), crop)  # (B, h, w)
         mean = image.mean(dim=(-2, -1), keepdim=True)  # (B, 1, 1)
         std = image.std(dim=(-2, -1), keepdim=True) + 1e-11
         normed = ((image - mean) / std).clamp(-6, 6)
         out = self.unet(normed.unsqueeze(1)).squeeze(1)  # (B, h, w)
         if self.residual:
             out = out + normed
-        return out * std + mean
+        out = out * std + mean
+        if self.data_consistency:
+            out = _consistent_magnitude(out.float(), coil_images, masked_kspace, mask)
+        return out
+
+
+def _consistent_magnitude(magnitude: torch.Tensor, coil_images: torch.Tensor, masked_kspace: torch.Tensor,
+                          mask: torch.Tensor) -> torch.Tensor:
+    """The U-Net's magnitude ``(B, h, w)`` made consistent with the measured lines -> ``(B, h, w)``.
+
+    A magnitude network predicts no phase or coil images, so they are borrowed from the zero-filled
+    coil images (``coil / RSS``: phase and sensitivity at once; for one coil, just the phase). Outside
+    the crop (readout oversampling) the zero-filled magnitude is kept. The measured columns then
+    replace the estimate's, and the result is combined again (RSS).
+    """
+    h, w = magnitude.shape[-2:]
+    full = rss(coil_images)  # (B, H, W)
+    top, left = (full.shape[-2] - h) // 2, (full.shape[-1] - w) // 2
+    canvas = full.clone()
+    canvas[:, top : top + h, left : left + w] = magnitude
+    floor = 1e-6 * full.amax(dim=(-2, -1))[:, None, None, None]  # keeps empty background finite
+    estimate = canvas.unsqueeze(1) * coil_images / (full.unsqueeze(1) + floor)
+    kspace = data_consistency(fft2c(estimate), masked_kspace, mask[:, None, None, :])
+    return center_crop(rss(ifft2c(kspace)), (h, w))
 
 
 class NormUnet(nn.Module):

@@ -4,7 +4,9 @@ What is simulated, per slice:
 
 1. a magnitude image: a random anatomy-like phantom (a head ellipse with a skull rim and 6-14 inner
    ellipses whose size changes smoothly across slices, each with its own intensity and smooth
-   texture), or a real magnitude MR image shipped by an installed package (nibabel's test EPI brain
+   texture), slices of a photograph (``natural``), slices of a real MR brain in random orientation
+   and tissue contrast (``mni_brain``: the MNI ICBM152 2009a T1 template that ships inside the
+   nilearn wheel), or a real magnitude MR image shipped by an installed package (nibabel's test EPI brain
    volume ``example4d.nii.gz`` and T1 ``anatomical.nii``, scikit-image's ``brain()`` when pooch and
    its cache are available, or scikit-image's Shepp-Logan phantom), resized into the recon field of
    view;
@@ -28,6 +30,7 @@ combination (single-coil volumes here are a single uniform receive coil).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,7 +44,7 @@ from mlpilot.errors import ConfigError, DataError
 from mlpilot.tasks.mri.data import Header, Volume, write_volume
 from mlpilot.tasks.mri.physics import center_crop, fft2c, ifft2c, rss
 
-SOURCES = ("phantom", "natural", "shepp_logan", "nibabel_epi", "nibabel_t1", "skimage_brain")
+SOURCES = ("phantom", "natural", "mni_brain", "shepp_logan", "nibabel_epi", "nibabel_t1", "skimage_brain")
 # Photographs that ship inside the scikit-image wheel (no download). As training images they give a
 # model real-world edges and textures that ellipse phantoms lack, so it does not learn to paint
 # every image as piecewise-smooth blobs (the failure seen on real MR, docs/mri.md).
@@ -139,6 +142,8 @@ def source_images(source: str, *, n_slices: int, shape: tuple[int, int], rng: np
         return anatomical_phantom(n_slices=n_slices, shape=shape, rng=rng)
     if source == "natural":
         return natural_images(n_slices=n_slices, shape=shape, rng=rng)
+    if source == "mni_brain":
+        return mni_brain_images(n_slices=n_slices, shape=shape, rng=rng)
     loaders: dict[str, Callable[[], np.ndarray]] = {
         "shepp_logan": _shepp_logan, "nibabel_epi": _nibabel_epi, "nibabel_t1": _nibabel_t1,
         "skimage_brain": _skimage_brain,
@@ -199,6 +204,53 @@ def natural_images(*, n_slices: int, shape: tuple[int, int], rng: np.random.Gene
         slices.append(resize(crop, shape, order=1, anti_aliasing=True) ** gamma * support)
     volume = np.clip(np.stack(slices), 0, None)
     return volume / (volume.max() + 1e-12)
+
+
+def mni_brain_images(*, n_slices: int, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Neighbouring slices ``(S, h, w)`` of the MNI152 T1 brain, with a random view, contrast and resolution.
+
+    Domain randomisation over one real brain: the slab's axis (axial, coronal or sagittal) and
+    position, left-right flips, a random smooth tissue-contrast curve (so grey matter, white matter
+    and fluid take other relative brightnesses, as in T2- or proton-density-weighted scans), and,
+    for half of the volumes, a blur of up to 2 pixels, as a coarser acquisition would give.
+    """
+    brain = _mni_template()
+    axis = int(rng.integers(3))
+    stack = np.moveaxis(brain, axis, 0)  # (slices, a, b)
+    extent = np.flatnonzero(stack.reshape(len(stack), -1).max(axis=1) > 0.05)
+    lo, hi = extent[0] + 0.2 * (extent[-1] - extent[0]), extent[0] + 0.8 * (extent[-1] - extent[0])
+    step = int(rng.integers(1, 4))
+    first = int(rng.uniform(lo, max(lo, hi - step * (n_slices - 1))))
+    picks = np.clip(first + step * np.arange(n_slices), 0, len(stack) - 1)
+    curve = np.concatenate([[0.0], np.sort(rng.uniform(0.05, 1.0, size=2)), rng.uniform(0.2, 1.0, size=2)])
+    if rng.random() < 0.5:
+        curve[1:] = curve[1:][::-1].copy()  # bright fluid and dark white matter, as in T2 weighting
+    sigma = rng.uniform(0.0, 2.0) if rng.random() < 0.5 else 0.0
+    flip = rng.random() < 0.5
+    slices = []
+    for i in picks:
+        image = np.rot90(stack[i])
+        image = np.interp(image, np.linspace(0, 1, len(curve)), curve) * (image > 0.02)
+        image = gaussian_filter(image, sigma) if sigma else image
+        slices.append(_fit_square(image[:, ::-1] if flip else image, shape))
+    return np.stack(slices)
+
+
+@functools.lru_cache(maxsize=1)
+def _mni_template() -> np.ndarray:
+    """The MNI ICBM152 2009a T1 template (197×233×189, 1 mm, skull-stripped) scaled to [0, 1]."""
+    import importlib.util
+
+    import nibabel as nib
+
+    spec = importlib.util.find_spec("nilearn")  # the file ships in nilearn's wheel; nilearn itself is not imported
+    path = (Path(spec.origin).parent / "datasets" / "data" / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
+            if spec and spec.origin else None)
+    if path is None or not path.is_file():
+        raise DataError("The MNI brain template ships with nilearn, which is not installed; "
+                        "`pip install 'mlpilot[mri]'` or choose another --source.")
+    data = np.asarray(nib.load(path).dataobj, dtype=np.float64)
+    return data / data.max()
 
 
 def _gray_photo(name: str) -> np.ndarray:
