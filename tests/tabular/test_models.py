@@ -239,6 +239,20 @@ def test_out_of_bag_pass_stays_within_the_time_limit(key: str) -> None:
     assert model.oob_predictions_.shape == (20_000, 3)
 
 
+@pytest.mark.parametrize("key", FORESTS)
+def test_forest_stops_adding_trees_at_its_memory_cap(key: str) -> None:
+    from mlpilot.tasks.tabular.models.sklearn_models import forest_bytes
+
+    X, targets = make_frame(3_000, seed=5)
+    capped = new_model(key, REGRESSION, params={"n_estimators": 200, "max_model_mb": 1}).fit(X, targets[REGRESSION])
+    trees = len(capped.estimator_.estimators_)
+    per_tree = forest_bytes(capped.estimator_) / trees
+    assert 2 <= trees < 200
+    assert forest_bytes(capped.estimator_) <= 2**20 + per_tree  # within one tree of the cap
+    uncapped = new_model(key, REGRESSION, params={"n_estimators": 40, "max_model_mb": None}).fit(X, targets[REGRESSION])
+    assert len(uncapped.estimator_.estimators_) == 40 and forest_bytes(uncapped.estimator_) > 2**20
+
+
 def test_plain_forest_sets_no_out_of_bag_predictions() -> None:
     assert fitted("extra_trees", BINARY).oob_predictions_ is None
     assert fitted("knn", BINARY).oob_predictions_ is None

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mlpilot.engine.artifact import RunWriter
-from mlpilot.engine.budget import Budget
+from mlpilot.engine.budget import Budget, return_free_heap
 from mlpilot.engine.executor import Executor, open_executor
 from mlpilot.engine.progress import ProgressCallback, ProgressEvent, no_progress
 from mlpilot.errors import ConfigError, DataError
@@ -80,6 +80,7 @@ def fit_tabular(
         search = _search_out_of_core if out_of_core else _search_in_memory
         outcome, report, features = search(data, config, budget=budget, progress=record, executor=ex,
                                            on_candidate=lambda result: save_candidate(writer, result))
+        _release_non_members(outcome)
         # fold models released from memory during the search are read back from the unfinished run
         members = [
             (m.name, [outcome.refits[m.name]] if m.name in outcome.refits else fold_models(writer.root, m),
@@ -97,6 +98,16 @@ def fit_tabular(
     return TabularPredictor(
         manifest=manifest, pipeline=outcome.pipeline, path=saved, members=members, explainer=explainer_member,
     )
+
+
+def _release_non_members(outcome: SearchOutcome) -> None:
+    """Free the fold models no part of the finished run uses (their files go with ``finish_run``),
+    before the members released during the search are read back: the two would otherwise add up."""
+    keep = {m.name for m in outcome.members} | ({outcome.explainer.name} if outcome.explainer else set())
+    for result in outcome.results:
+        if result.name not in keep and result.bag is not None:  # a failed or skipped candidate has no bag
+            result.bag.models = []
+    return_free_heap()
 
 
 def _importance_in_budget(

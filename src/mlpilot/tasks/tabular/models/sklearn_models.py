@@ -26,6 +26,7 @@ _MB = 1 << 20
 _MODEL_FILE = "model.skops"
 _COLUMNS_FILE = "columns.json"
 _TREE_CHUNK = 25  # trees added per warm-start step when a deadline applies
+_NODE_BYTES = 64  # one scikit-learn tree node (children, feature, threshold, impurity, counts, NaN side)
 
 # Every type (beyond skops' own defaults) that a saved family may contain; anything else in a file
 # means the file was not written by these families, so loading refuses it.
@@ -178,7 +179,10 @@ class _ForestBase(_SklearnBase):
     ``max_leaf_nodes``, ``criterion`` ("auto" = gini / squared_error), ``bootstrap``,
     ``max_samples``, ``out_of_bag`` (bootstrap, and keep each row's prediction from the trees that
     did not see it in ``oob_predictions_``: the trainer's validation under k-fold, as AutoGluon's
-    forests). NaN is handled natively by the trees. Files: ``model.skops``, ``columns.json``.
+    forests), ``max_model_mb`` (stop adding trees once the forest holds this much: fully grown
+    trees on tens of thousands of rows take 2 MB each, so 300 of them made one regression forest
+    620 MB in memory and on disk; the next trees add little accuracy). NaN is handled natively by
+    the trees. Files: ``model.skops``, ``columns.json``.
     """
 
     out_of_bag: ClassVar[bool] = True
@@ -234,6 +238,7 @@ class _ForestBase(_SklearnBase):
         self.estimator_ = _grow_forest(
             estimator, data, y, n_total=int(p["n_estimators"]), deadline=deadline, n_threads=self.n_threads,
             time_fraction=0.75 if p["out_of_bag"] else 0.9,
+            max_bytes=p["max_model_mb"] * _MB if p["max_model_mb"] else None,
         )
         self.n_iterations_ = len(self.estimator_.estimators_)
         if p["out_of_bag"]:
@@ -285,29 +290,42 @@ class _ForestBase(_SklearnBase):
         if params.get("max_leaf_nodes"):
             leaves = min(leaves, int(params["max_leaf_nodes"]))
         trees = int(params.get("n_estimators", 300))
-        model_bytes = trees * 2 * leaves * (64 + 3 * 8)
+        model_bytes = trees * 2 * leaves * (_NODE_BYTES + 3 * 8)
+        cap = params.get("max_model_mb", (cls.default_params or {}).get("max_model_mb"))
+        if cap:
+            model_bytes = min(model_bytes, cap * _MB)
         return int(model_bytes + n_rows * n_columns * (8 + 4) * 2 + 32 * _MB)
 
 
 def _grow_forest(
     estimator: Any, data: np.ndarray, y: np.ndarray, *, n_total: int, deadline: float | None, n_threads: int,
-    time_fraction: float = 0.9,
+    time_fraction: float = 0.9, max_bytes: float | None = None,
 ) -> Any:
-    """Grow up to ``n_total`` trees, in chunks sized to use at most ``time_fraction`` of the time left."""
-    if deadline is None:  # one fit: the same trees as any chunking, with the least overhead
+    """Grow up to ``n_total`` trees, in chunks sized to use at most ``time_fraction`` of the time left
+    and to keep the forest within ``max_bytes``. Warm-start chunks grow the same trees as one fit."""
+    if deadline is None and max_bytes is None:  # one fit, with the least overhead
         estimator.set_params(n_estimators=n_total)
         return estimator.fit(data, y)
     grown = 0
-    step = min(n_total, max(2, n_threads))  # a small first chunk measures the time per tree
+    step = min(n_total, max(2, n_threads))  # a small first chunk measures the time and size per tree
     while grown < n_total and step >= 1:
         start = time.perf_counter()
         estimator.set_params(n_estimators=grown + step)
         estimator.fit(data, y)
         per_tree = (time.perf_counter() - start) / step
         grown += step
-        affordable = int(time_fraction * time_left(deadline) / max(per_tree, 1e-9))
-        step = min(_TREE_CHUNK, n_total - grown, affordable)
+        step = min(_TREE_CHUNK, n_total - grown)
+        if deadline is not None:
+            step = min(step, int(time_fraction * time_left(deadline) / max(per_tree, 1e-9)))
+        if max_bytes is not None:
+            size = forest_bytes(estimator)
+            step = min(step, int((max_bytes - size) / (size / grown)))
     return estimator
+
+
+def forest_bytes(forest: Any) -> int:
+    """The memory a fitted forest's trees hold: their nodes and the values stored at each node."""
+    return sum(tree.tree_.node_count * _NODE_BYTES + tree.tree_.value.nbytes for tree in forest.estimators_)
 
 
 def _forest_average(trees: list[Any], data: np.ndarray, *, classification: bool, n_threads: int) -> np.ndarray:
@@ -348,6 +366,7 @@ class ExtraTreesModel(_ForestBase):
         "bootstrap": False,
         "max_samples": None,
         "out_of_bag": False,
+        "max_model_mb": 256,
     }
 
 
@@ -367,6 +386,7 @@ class RandomForestModel(_ForestBase):
         "bootstrap": True,
         "max_samples": None,
         "out_of_bag": False,
+        "max_model_mb": 256,
     }
 
 
