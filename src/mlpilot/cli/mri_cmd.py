@@ -35,7 +35,8 @@ def simulate(
     slices: Annotated[int | None, typer.Option(help="Slices per volume.")] = None,
     size: Annotated[tuple[int, int] | None, typer.Option(help="k-space matrix H W (readout, phase).")] = None,
     source: Annotated[str | None, typer.Option(
-        help="phantom, shepp_logan, nibabel_epi (real MR), nibabel_t1 (real MR) or skimage_brain.")] = None,
+        help="phantom, natural (photographs), mni_brain (a real MR brain in random view and contrast), "
+             "shepp_logan, nibabel_epi (real MR), nibabel_t1 (real MR) or skimage_brain.")] = None,
     noise: Annotated[float | None, typer.Option(help="k-space noise std as a fraction of the image maximum.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
 ) -> None:
