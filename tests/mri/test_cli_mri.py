@@ -19,6 +19,17 @@ def test_simulate_writes_fastmri_files(tmp_path):
         assert handle["kspace"].shape == (2, 2, 40, 32) and handle["reconstruction_rss"].shape == (2, 32, 32)
 
 
+def test_train_cli_can_turn_data_consistency_off(singlecoil_dir, tmp_path):
+    import json
+
+    out = tmp_path / "plain"
+    result = runner.invoke(app, ["mri", "train", str(singlecoil_dir), "--out", str(out), "--max-steps", "1",
+                                 "--chans", "4", "--pools", "2", "--no-data-consistency", "--quiet"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "models" / "unet" / "config.json").read_text())
+    assert config["data_consistency"] is False
+
+
 def test_reconstruct_end_to_end(unet_run, singlecoil_dir, tmp_path):
     source = sorted(singlecoil_dir.glob("*.h5"))[0]
     out = tmp_path / "recon.h5"
