@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,8 +47,10 @@ def repeat_bagging(
         for result in members:
             if result.out_of_bag:  # one model on all rows already: no folds to redraw
                 continue
-            if not _in_memory(result, n_threads=config.threads):
+            models = result.fold_models(n_threads=config.threads)
+            if models is None:  # released, and nowhere to read them back from
                 continue
+            result.bag.models = models
             last_set_time = result.fit_time / set_index
             if budget.remaining() < _SAFETY * last_set_time:
                 return added
@@ -74,12 +75,3 @@ def repeat_bagging(
                                    message=f"bag set {set_index + 1}"))
     return added
 
-
-def _in_memory(result: Any, *, n_threads: int) -> bool:
-    """True when the member's fold models are in memory, read back from disk if they were released."""
-    if len(result.bag.models) == result.n_folds:
-        return True
-    if result.saved_to is None:  # released, and nowhere to read them back from
-        return False
-    result.bag.models = get_model_class(result.family).load_folds(result.saved_to, result.n_folds, n_threads=n_threads)
-    return True

@@ -188,13 +188,6 @@ def load_run(path: str | Path, *, n_threads: int = 1) -> tuple[dict[str, Any], F
     return manifest, pipeline, members, explainer
 
 
-def fold_models(run: Path, result: CandidateResult, *, n_threads: int = 1) -> list[TabularModel]:
-    """A finished candidate's fold models: from memory, or read back from ``run`` if they were released."""
-    if len(result.bag.models) == result.n_folds:
-        return result.bag.models
-    return _load_entry(run, _model_entry(result, 0.0), n_threads)[1]
-
-
 def _load_entry(run: Path, entry: dict[str, Any], n_threads: int) -> tuple[str, list[TabularModel], float]:
     family = entry["family"]
     if family not in MODEL_FAMILIES:

@@ -26,7 +26,7 @@ from mlpilot.tasks.tabular.io import check_fits_in_memory, is_dask_frame, parque
 from mlpilot.tasks.tabular.models.base import MULTICLASS
 from mlpilot.tasks.tabular.predictor import TabularPredictor
 from mlpilot.tasks.tabular.refit import REFIT_RESERVE
-from mlpilot.tasks.tabular.run_dir import finish_run, fold_models, save_candidate
+from mlpilot.tasks.tabular.run_dir import finish_run, save_candidate
 from mlpilot.tasks.tabular.trainer import CandidateResult, SearchOutcome, run_search
 
 log = logging.getLogger("mlpilot")
@@ -83,12 +83,12 @@ def fit_tabular(
         _release_non_members(outcome)
         # fold models released from memory during the search are read back from the unfinished run
         members = [
-            (m.name, [outcome.refits[m.name]] if m.name in outcome.refits else fold_models(writer.root, m),
+            (m.name, [outcome.refits[m.name]] if m.name in outcome.refits else m.fold_models(),
              float(w))
             for m, w in zip(outcome.members, outcome.weights, strict=True)
         ]
         explainer = outcome.explainer
-        explainer_member = (explainer.name, fold_models(writer.root, explainer), 0.0) if explainer else None
+        explainer_member = (explainer.name, explainer.fold_models(), 0.0) if explainer else None
         importance = _importance_in_budget(outcome, features, explainable_members(members, explainer_member),
                                            budget=budget, record=record, seed=config.seed)
         saved, manifest = finish_run(writer, outcome, config=config, report=report,

@@ -75,6 +75,15 @@ class CandidateResult:
         """One model fitted on all rows and validated out of bag, rather than k fold models."""
         return bool(self.params.get("out_of_bag"))
 
+    def fold_models(self, *, n_threads: int = 1) -> list[TabularModel] | None:
+        """The fold models: in memory, or read back from ``saved_to`` if they were released (None when
+        they were released and never saved)."""
+        if self.bag is not None and len(self.bag.models) == self.n_folds:
+            return self.bag.models
+        if self.saved_to is None:
+            return None
+        return get_model_class(self.family).load_folds(self.saved_to, self.n_folds, n_threads=n_threads)
+
     def row(self) -> dict[str, Any]:
         return {
             "model": self.name,
