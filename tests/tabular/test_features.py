@@ -103,14 +103,21 @@ def test_check_input(fitted: tuple[TrainingData, FeaturePipeline]) -> None:
     data, pipe = fitted
     rows = data.X.head(4).copy()
     rows["age"] = ["30", "", "41.5", "NA"]
-    rows["city"] = ["Paris", "Tokyo", "Nice", "Lyon"]
+    rows["city"] = ["Paris", "Tokyo", "Brest", "Lyon"]  # Brest: rare in training, so known (pooled)
+    rows["member"] = ["Yes", "maybe", "No", None]
     rows["extra"] = 1
     aligned, notes = pipe.check_input(rows)
     assert list(aligned.columns) == [c["name"] for c in pipe.input_schema()]
     assert aligned["age"].dtype == np.float64 and aligned["age"].isna().tolist() == [False, True, False, True]
-    assert any("'extra'" in n and "does not use" in n for n in notes)
-    assert any("Column 'city'" in n and "'Tokyo'" in n for n in notes)
-    assert pipe.transform(aligned)["age"].iloc[2] == 41.5
+    assert notes == [n for n in notes if "'extra'" in n and "does not use" in n] and len(notes) == 1
+    encoded = pipe.transform(aligned, notes=notes)
+    assert encoded["age"].iloc[2] == 41.5
+    assert encoded["city"].isna().tolist() == [False, True, False, False]
+    assert encoded["city"].iloc[2] == OTHER
+    assert encoded["member"].isna().tolist() == [False, True, False, True]
+    city_notes = [n for n in notes if n.startswith("Column 'city'")]
+    assert len(city_notes) == 1 and "1 value(s)" in city_notes[0] and "'Tokyo'" in city_notes[0]
+    assert any(n.startswith("Column 'member'") and "'maybe'" in n for n in notes)
 
 
 def test_check_input_errors(fitted: tuple[TrainingData, FeaturePipeline]) -> None:

@@ -48,8 +48,14 @@ def _hasher() -> Any:
     return HashingVectorizer(n_features=HASH_FEATURES, ngram_range=(1, 2), alternate_sign=False, norm=None)
 
 
-def _as_bool(s: pd.Series) -> np.ndarray:
-    return clean_strings(s).str.lower().map(_BOOL_MAP).to_numpy(dtype="float64", na_value=np.nan)
+def _unseen_note(strs: pd.Series, *, unseen: np.ndarray, name: str) -> list[str]:
+    """A note on the values of ``strs`` where ``unseen`` is set (none when there are none)."""
+    values = strs[np.asarray(unseen, dtype=bool)]
+    if values.empty:
+        return []
+    shown = ", ".join(repr(str(v)) for v in values.unique()[:3])
+    return [f"Column '{name}' has {len(values)} value(s) not seen in training (e.g. {shown}); "
+            "they are treated as missing."]
 
 
 # --------------------------------------------------------------------------------------- text
@@ -178,8 +184,12 @@ class FeaturePipeline:
         return next(n for n in self.specs_ if feature.startswith(n + "__"))
 
     # ----------------------------------------------------------------------------- transform
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Native frame in the fitted column order; unknown categories and bad values become NaN."""
+    def transform(self, X: pd.DataFrame, *, notes: list[str] | None = None) -> pd.DataFrame:
+        """Native frame in the fitted column order; unknown categories and bad values become NaN.
+
+        With a ``notes`` list, a note is added to it for each categorical or boolean column holding
+        values training never saw (read off the encoded column, so the strings are cleaned once).
+        """
         out: dict[str, Any] = {}
         for col in self.columns_:
             s = X[col.name]
@@ -187,9 +197,12 @@ class FeaturePipeline:
             if kind == NUMERIC:
                 out[col.name] = to_float(s)
             elif kind == BOOLEAN:
-                out[col.name] = _as_bool(s)
+                strs = clean_strings(s).str.lower()
+                out[col.name] = strs.map(_BOOL_MAP).to_numpy(dtype="float64", na_value=np.nan)
+                if notes is not None:
+                    notes.extend(_unseen_note(strs, unseen=strs.notna() & np.isnan(out[col.name]), name=col.name))
             elif kind == CATEGORICAL:
-                out[col.name] = self._categorical(s, col.name)
+                out[col.name] = self._categorical(s, col.name, notes=notes)
             elif kind == DATETIME:
                 parts = _date_features(parse_datetimes(s), with_time=self.specs_[col.name]["with_time"])
                 out.update({f"{col.name}__{p}": v for p, v in parts.items()})
@@ -197,12 +210,15 @@ class FeaturePipeline:
                 out.update(self._text(s, col.name))
         return pd.DataFrame(out, index=X.index)
 
-    def _categorical(self, s: pd.Series, name: str) -> pd.Categorical:
+    def _categorical(self, s: pd.Series, name: str, *, notes: list[str] | None = None) -> pd.Categorical:
         strs = clean_strings(s)
         rare = self.specs_[name]["rare"]
         if rare:
             strs = strs.mask(strs.isin(rare), OTHER)
-        return pd.Categorical(strs, dtype=self._dtypes[name])
+        encoded = pd.Categorical(strs, dtype=self._dtypes[name])
+        if notes is not None:
+            notes.extend(_unseen_note(strs, unseen=strs.notna().to_numpy() & (encoded.codes == -1), name=name))
+        return encoded
 
     def _text(self, s: pd.Series, name: str) -> dict[str, np.ndarray]:
         texts = clean_strings(s)
@@ -213,7 +229,11 @@ class FeaturePipeline:
 
     # ----------------------------------------------------------------------------- predict-time checks
     def check_input(self, X: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-        """Align prediction rows to the training columns; fail on what would silently corrupt scores."""
+        """Align prediction rows to the training columns; fail on what would silently corrupt scores.
+
+        Values training never saw are noted by :meth:`transform` (given a ``notes`` list), which
+        encodes the categories anyway.
+        """
         needed = self.input_columns
         missing = [c for c in needed if c not in X.columns]
         if missing:
@@ -234,22 +254,7 @@ class FeaturePipeline:
                 aligned[col.name] = _strict_float(X[col.name], col.name)
             elif kind == DATETIME:
                 _check_dates(X[col.name], col.name)
-            elif kind in (CATEGORICAL, BOOLEAN):
-                notes.extend(self._unseen_note(X[col.name], col.name, kind))
         return aligned, notes
-
-    def _unseen_note(self, s: pd.Series, name: str, kind: str) -> list[str]:
-        strs = clean_strings(s).dropna()
-        if kind == BOOLEAN:
-            unseen = strs[~strs.str.lower().isin(_BOOL_MAP.keys())]
-        else:
-            spec = self.specs_[name]
-            unseen = strs[~strs.isin(spec["categories"]) & ~strs.isin(spec["rare"])]
-        if unseen.empty:
-            return []
-        values = ", ".join(repr(str(v)) for v in unseen.unique()[:3])
-        return [f"Column '{name}' has {len(unseen)} value(s) not seen in training (e.g. {values}); "
-                "they are treated as missing."]
 
     # ----------------------------------------------------------------------------- schema & storage
     def input_schema(self) -> list[dict[str, Any]]:

@@ -130,10 +130,12 @@ class TabularPredictor:
     def _prepare(self, data: Any) -> tuple[pd.DataFrame, pd.Index]:
         frame = read_table(data)
         frame = frame.drop(columns=[self.target], errors="ignore")
-        aligned, self.notes = self.pipeline.check_input(frame)
-        for note in self.notes:
+        aligned, notes = self.pipeline.check_input(frame)
+        X = self.pipeline.transform(aligned, notes=notes)
+        self.notes = notes
+        for note in notes:
             log.info(note)
-        return self.pipeline.transform(aligned), frame.index
+        return X, frame.index
 
     def _blend(self, X: pd.DataFrame) -> np.ndarray:
         total = None

@@ -25,9 +25,19 @@ _MB = 1 << 20
 _SMALL_DATA_CELLS = 100_000
 
 
+# Prediction work grows with rows x trees, and a prediction call pays the threads' start once, not
+# every boosting round: from this many rows up, predictions use all of a model's threads.
+_PARALLEL_PREDICT_ROWS = 1_000
+
+
 def threads_for(X: pd.DataFrame, n_threads: int) -> int:
     """The thread count worth using on ``X`` (1 for small frames; depends on the shape only)."""
     return 1 if X.shape[0] * max(X.shape[1], 1) < _SMALL_DATA_CELLS else max(1, n_threads)
+
+
+def predict_threads(n_rows: int, n_threads: int) -> int:
+    """The thread count worth using to predict ``n_rows`` rows."""
+    return max(1, n_threads) if n_rows >= _PARALLEL_PREDICT_ROWS else 1
 
 
 def early_stopping_patience(learning_rate: float, *, override: int | None) -> int:
@@ -183,7 +193,7 @@ class LightGBMModel(_GBMBase):
         return self._aligned(X)
 
     def _predict(self, native: pd.DataFrame) -> np.ndarray:
-        return self.booster_.predict(native, num_threads=threads_for(native, self.n_threads))
+        return self.booster_.predict(native, num_threads=predict_threads(len(native), self.n_threads))
 
     def _contributions(self, X: pd.DataFrame) -> np.ndarray:
         threads = threads_for(X, self.n_threads)
@@ -252,10 +262,10 @@ class XGBoostModel(_GBMBase):
         "early_stopping_rounds": None,
     }
 
-    def _matrix(self, X: pd.DataFrame, y: np.ndarray | None = None) -> Any:
+    def _matrix(self, X: pd.DataFrame, y: np.ndarray | None = None, *, threads: int | None = None) -> Any:
         import xgboost as xgb
 
-        threads = threads_for(X, self.n_threads)
+        threads = threads_for(X, self.n_threads) if threads is None else threads
         return xgb.DMatrix(self._aligned(X), label=y, enable_categorical=True, nthread=threads)
 
     def _library_params(self, p: dict[str, Any], *, n_threads: int) -> dict[str, Any]:
@@ -303,9 +313,14 @@ class XGBoostModel(_GBMBase):
         self.n_iterations_ = int(best)
 
     def native_input(self, X: pd.DataFrame) -> Any:
-        return self._matrix(X)
+        return self._matrix(X, threads=predict_threads(len(X), self.n_threads))
 
     def _predict(self, native: Any) -> np.ndarray:
+        threads = predict_threads(native.num_row(), self.n_threads)
+        # The booster keeps the thread count it was trained or loaded with (however it was built).
+        if threads != getattr(self, "_predict_threads", None):
+            self.booster_.set_param("nthread", threads)
+            self._predict_threads = threads
         return self.booster_.predict(native)
 
     def _contributions(self, X: pd.DataFrame) -> np.ndarray:

@@ -10,6 +10,7 @@ import functools
 import itertools
 import json
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mlpilot.tasks.tabular.models.base import REGRESSION, ModelUnavailable, TabularModel, time_left
-from mlpilot.tasks.tabular.models.gbm import threads_for
+from mlpilot.tasks.tabular.models.gbm import predict_threads, threads_for
 
 _MB = 1 << 20
 _PREDICT_CHUNK = 8192
@@ -33,6 +34,14 @@ def _torch() -> Any:
 
 
 # ------------------------------------------------------------------------------- preprocessing
+@dataclass(frozen=True)
+class _Columns:
+    """A frame's numeric values (float64, NaN where missing) and category indices (code + 1)."""
+
+    numeric: np.ndarray
+    categorical: np.ndarray
+
+
 @dataclass
 class _Preprocessor:
     """Numbers: median-impute, missing indicators, quantile-normal or standard scaling.
@@ -64,8 +73,18 @@ class _Preprocessor:
         cards = [len(X[c].cat.categories) + 1 for c in categorical]
         return cls(numeric, categorical, cards, scaling, arrays)
 
-    def transform(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def columns_of(self, X: pd.DataFrame) -> _Columns:
+        """The columns this preprocessor reads, as arrays: the same for every fold model of a bag."""
         values = X[self.numeric].to_numpy(dtype=np.float64) if self.numeric else np.zeros((len(X), 0))
+        codes = [X[c].cat.codes.to_numpy().astype(np.int64) + 1 for c in self.categorical]
+        categorical = np.column_stack(codes) if codes else np.zeros((len(X), 0), dtype=np.int64)
+        return _Columns(values, categorical)
+
+    def transform(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        return self.encode(self.columns_of(X))
+
+    def encode(self, columns: _Columns) -> tuple[np.ndarray, np.ndarray]:
+        values = columns.numeric
         missing = np.isnan(values)
         filled = np.where(missing, self.arrays["medians"], values)
         if self.scaling == "quantile":
@@ -74,9 +93,7 @@ class _Preprocessor:
             scaled = (filled - self.arrays["mean"]) / self.arrays["std"]
         indicators = missing[:, self.arrays["missing_idx"]].astype(np.float64)
         numeric = np.hstack([scaled, indicators]).astype(np.float32)
-        codes = [X[c].cat.codes.to_numpy().astype(np.int64) + 1 for c in self.categorical]
-        categorical = np.column_stack(codes) if codes else np.zeros((len(X), 0), dtype=np.int64)
-        return numeric, categorical
+        return numeric, columns.categorical
 
     @property
     def n_numeric_inputs(self) -> int:
@@ -298,10 +315,17 @@ class TorchMLPModel(TabularModel):
         return torch.cat(parts) if parts else torch.zeros((0, self.architecture_["n_outputs"]))
 
     # --------------------------------------------------------------------------- prediction
-    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+    def input_key(self) -> Hashable:
+        # Fold models read the same columns; each scales them with its own fitted statistics.
+        return (type(self), tuple(self.prep_.numeric), tuple(self.prep_.categorical))
+
+    def native_input(self, X: pd.DataFrame) -> _Columns:
+        return self.prep_.columns_of(X)
+
+    def _predict(self, native: _Columns) -> np.ndarray:
         torch = _torch()
-        torch.set_num_threads(threads_for(X, self.n_threads))
-        numeric, categorical = self.prep_.transform(X)
+        torch.set_num_threads(predict_threads(len(native.numeric), self.n_threads))
+        numeric, categorical = self.prep_.encode(native)
         self.net_.eval()
         with torch.no_grad():
             raw = self._raw(torch.from_numpy(numeric), torch.from_numpy(categorical)).double()

@@ -125,14 +125,35 @@ _PORTFOLIO: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ),
     ("ExtraTrees_Smooth", "extra_trees", {"n_estimators": 300, "min_samples_leaf": 5, "max_leaf_nodes": 15000}),
     ("Linear_Strong", "linear", {"C": 0.1, "alpha": 10.0}),
+    # Near-additive boosting: very shallow trees, regularised by a strong L2 penalty on the leaf values
+    # or by a large minimum leaf weight. On noisy tables with a few strong effects deeper trees mostly
+    # fit noise; FLAML's search often ends in this corner (4 leaves, with the largest L2 penalty or
+    # minimum child weight of its space). Added 2026-11-27 (sixth session).
+    (
+        "LightGBM_Stumps",
+        "lightgbm",
+        {"learning_rate": 0.1, "num_leaves": 4, "min_data_in_leaf": 20, "lambda_l2": 100.0, "feature_fraction": 0.9},
+    ),
+    (
+        "XGBoost_Stumps",
+        "xgboost",
+        {
+            "learning_rate": 0.1,
+            "max_depth": 2,
+            "min_child_weight": 20.0,
+            "subsample": 0.9,
+            "colsample_bytree": 0.9,
+        },
+    ),
+    ("CatBoost_Stumps", "catboost", {"learning_rate": 0.1, "depth": 3, "l2_leaf_reg": 30.0}),
 )
 _FORESTS = ("extra_trees", "random_forest")
 # Regenerate with `python benchmarks/learn_portfolio.py order` after collecting new results.
 LEARNED_ORDER = (
-    "XGBoost_Shallow", "Linear_Strong", "LightGBM_XT", "CatBoost_Shallow", "XGBoost_Deep", "CatBoost",
-    "LightGBM_Small", "LightGBM_Regularized", "NeuralNet", "CatBoost_Regularized", "NeuralNet_Wide",
-    "CatBoost_Deep", "ExtraTrees", "LightGBM", "KNeighbors", "XGBoost", "XGBoost_Lossguide", "Linear",
-    "LightGBM_Large", "ExtraTrees_Smooth", "RandomForest",
+    "XGBoost_Stumps", "XGBoost_Shallow", "Linear_Strong", "LightGBM_XT", "CatBoost_Shallow", "XGBoost_Deep",
+    "CatBoost", "LightGBM_Regularized", "LightGBM_Small", "NeuralNet", "CatBoost_Regularized", "NeuralNet_Wide",
+    "LightGBM_Stumps", "ExtraTrees", "LightGBM", "KNeighbors", "XGBoost", "XGBoost_Lossguide", "Linear",
+    "CatBoost_Stumps", "LightGBM_Large", "ExtraTrees_Smooth", "CatBoost_Deep", "RandomForest",
 )
 
 
