@@ -161,6 +161,7 @@ def test_predict_time_input_is_forgiving(churn_run, churn_split):
     noisy["tenure"] = noisy["tenure"].astype(str)
     assert len(churn_run.predict(noisy)) == 3
     assert any("unexpected" in note for note in churn_run.notes)
+    assert any(note.startswith("Column 'contract'") and "'Brand new plan'" in note for note in churn_run.notes)
 
 
 def test_sklearn_wrappers(churn_split, tmp_path, monkeypatch):

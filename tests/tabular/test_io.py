@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from mlpilot.errors import DataError
-from mlpilot.tasks.tabular.io import read_table
+from mlpilot.tasks.tabular.io import _clean_each, clean_strings, read_table
 
 
 def _frame() -> pd.DataFrame:
@@ -57,6 +57,31 @@ def test_missing_tokens_and_empty_strings_are_nan(tmp_path: Path) -> None:
     df = read_table(path)
     assert df["a"].isna().tolist() == [False, True, True, False, False]
     assert df["b"].isna().tolist() == [False, True, True, True, True]
+
+
+def test_clean_strings_strips_and_blanks_missing_tokens_keeping_the_index() -> None:
+    s = pd.Series([" a", "b ", None, "NA", "a", "?", "b", "a"], index=range(10, 18), name="plan")
+    out = clean_strings(s)
+    assert out.index.equals(s.index) and out.name == "plan"
+    assert out.tolist()[:2] == ["a", "b"]
+    assert out.isna().tolist() == [False, False, True, True, False, True, False, False]
+    assert clean_strings(pd.Series([1.0, 2.0, np.nan, 1.0])).tolist()[:2] == ["1", "2"]  # integer floats as integers
+
+
+@pytest.mark.parametrize("values", [
+    pd.Series([" a", "b ", None, "NA", "a", "?", "b", "a"] * 5),
+    pd.Series([1.0, 2.0, np.nan, 1.0, -0.0] * 8),
+    pd.Series([1.5, 2.0, np.nan] * 10),
+    pd.Series(pd.Categorical(["x", "y", None, "x"] * 10)),
+    pd.Series([True, False, True] * 10),
+    pd.Series(["u", " V ", "None"] * 10, dtype="string[pyarrow]"),
+    pd.Series([1, "1", " 1", None, 2**60] * 5, dtype=object),
+    pd.Series([np.nan] * 6),
+    pd.Series([], dtype=object),
+    pd.Series(["a", "b", "c"]),  # mostly distinct: cleaned row by row
+])
+def test_clean_strings_by_distinct_value_matches_row_by_row(values: pd.Series) -> None:
+    pd.testing.assert_series_equal(clean_strings(values), _clean_each(values))
 
 
 def test_ragged_csv_falls_back_or_fails_cleanly(tmp_path: Path) -> None:

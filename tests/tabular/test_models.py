@@ -404,20 +404,43 @@ def test_class_absent_from_training_still_gets_a_column(key: str, tmp_path: Path
         assert model.contributions(TEST[:3]).shape == (3, 3, TEST.shape[1] + 1)
 
 
-@pytest.mark.parametrize("key", ["lightgbm", "xgboost", "catboost", "linear"])
+@pytest.mark.parametrize("key", ["lightgbm", "xgboost", "catboost", "linear", "knn"])
 def test_a_bag_converts_its_input_once_per_shared_key(key: str, monkeypatch: pytest.MonkeyPatch) -> None:
     skip_without_library(key)
     models = [new_model(key, BINARY, params=FAST_PARAMS[key]) for _ in range(3)]
+    for fold, model in enumerate(models):  # three folds of one split: every row is in one fold's validation
+        rows = np.arange(len(TRAIN)) % 3 != fold
+        model.fit(TRAIN[rows], TRAIN_Y[BINARY][rows], X_val=TRAIN[~rows], y_val=TRAIN_Y[BINARY][~rows])
+    _assert_one_conversion(models, monkeypatch, expected_conversions=1)
+
+
+def test_pipelines_fitted_on_different_rows_convert_separately(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Fold models saved before the preprocessor was fitted on the whole bag each have their own.
+    models = [new_model("linear", BINARY) for _ in range(3)]
     for fold, model in enumerate(models):
         rows = np.arange(len(TRAIN)) % 3 != fold
         model.fit(TRAIN[rows], TRAIN_Y[BINARY][rows])
+    _assert_one_conversion(models, monkeypatch, expected_conversions=3)
+
+
+def test_a_reloaded_pipeline_bag_still_shares_its_conversion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for fold in range(3):
+        rows = np.arange(len(TRAIN)) % 3 != fold
+        model = new_model("linear", MULTICLASS)
+        model.fit(TRAIN[rows], TRAIN_Y[MULTICLASS][rows], X_val=TRAIN[~rows], y_val=TRAIN_Y[MULTICLASS][~rows])
+        model.save(tmp_path / f"fold_{fold}")
+    _assert_one_conversion(get_model_class("linear").load_folds(tmp_path, 3), monkeypatch, expected_conversions=1)
+
+
+def _assert_one_conversion(models: list[TabularModel], monkeypatch: pytest.MonkeyPatch, *,
+                           expected_conversions: int) -> None:
+    """``predict_bag`` equals the fold models' mean, converting the input ``expected_conversions`` times."""
     expected = np.mean([m.predict(TEST) for m in models], axis=0)
     conversions = []
     original = type(models[0]).native_input
     monkeypatch.setattr(type(models[0]), "native_input", lambda self, X: conversions.append(1) or original(self, X))
     np.testing.assert_allclose(predict_bag(models, TEST), expected, rtol=1e-12)
-    # boosted trees read the columns only: one conversion; pipelines carry their own fitted encoders
-    assert len(conversions) == (3 if key == "linear" else 1)
+    assert len(conversions) == expected_conversions
 
 
 def test_loading_with_threads_parallelises_only_the_final_estimator(tmp_path: Path) -> None:

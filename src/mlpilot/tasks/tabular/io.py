@@ -40,7 +40,27 @@ def integer_valued(values: np.ndarray) -> bool:
 
 
 def clean_strings(s: pd.Series) -> pd.Series:
-    """Stripped strings with every usual missing token turned into NaN, so all readers agree."""
+    """Stripped strings with every usual missing token turned into NaN, so all readers agree.
+
+    Each distinct value is cleaned once: a categorical column of a few thousand rows holds a handful,
+    and cleaning every row was a third of the time a prediction spent preparing its input.
+    """
+    codes, uniques = pd.factorize(s)  # missing values get code -1
+    if 2 * len(uniques) > len(s):  # mostly distinct values (free text, identifiers): nothing to share
+        return _clean_each(s)
+    # A plain loop over the few distinct values: pandas' string methods cost ~0.2 ms a call whatever
+    # the length, more than the loop.
+    whole = pd.api.types.is_float_dtype(s) and integer_valued(np.asarray(uniques, dtype="float64"))
+    lookup = np.array([_clean_value(int(v) if whole else v) for v in uniques] + [np.nan], dtype=object)
+    return pd.Series(lookup[codes], index=s.index, name=s.name, dtype="str")  # code -1 → the NaN at the end
+
+
+def _clean_value(value: Any) -> Any:
+    text = str(value).strip()
+    return np.nan if text.lower() in MISSING_TOKENS else text
+
+
+def _clean_each(s: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(s) and integer_valued(s.to_numpy(dtype="float64", na_value=np.nan)):
         s = s.astype("Int64")  # 1.0 -> "1", so integer categories match their string spelling
     out = s.astype("str").str.strip()
