@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,11 @@ def load_all_seeds(paths: list[Path]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     frame = frame[frame["error"].isna()] if "error" in frame else frame
     return frame.drop_duplicates(subset=["system", "task", "time_limit", "seed"], keep="last")
+
+
+def better_than(ours: Any, theirs: Any, greater: bool) -> Any:
+    """Where ``ours`` beats ``theirs`` (scores or arrays of them); a tie is no win."""
+    return np.greater(ours, theirs) if greater else np.less(ours, theirs)
 
 
 def normalised(frame: pd.DataFrame) -> pd.Series:
@@ -61,8 +67,8 @@ def wins_table(frame: pd.DataFrame, budget: float, hero: str = "mlpilot") -> str
     for system in sorted(set(part["system"]) - {hero}):
         theirs = part[part["system"] == system].set_index("task")
         common = ours.index.intersection(theirs.index)
-        better = sum((ours.at[t, "score"] > theirs.at[t, "score"]) == GREATER[ours.at[t, "metric"]]
-                     and ours.at[t, "score"] != theirs.at[t, "score"] for t in common)
+        better = sum(bool(better_than(ours.at[t, "score"], theirs.at[t, "score"], GREATER[ours.at[t, "metric"]]))
+                     for t in common)
         lines.append(f"| {system} | {better} | {len(common) - better} | {len(common)} |")
     return "\n".join(lines)
 
@@ -127,9 +133,9 @@ def seeds_table(frame: pd.DataFrame, budget: float, hero: str = "mlpilot") -> st
                 continue
             mine = np.array([scores[(hero, s)] for s in common])
             theirs = np.array([scores[(system, s)] for s in common])
-            won = int(np.sum(mine > theirs) if greater else np.sum(mine < theirs))
+            won = int(np.sum(better_than(mine, theirs, greater)))
             compared[system] += 1
-            better_means[system] += bool(mine.mean() > theirs.mean()) == greater and mine.mean() != theirs.mean()
+            better_means[system] += bool(better_than(mine.mean(), theirs.mean(), greater))
             cells.append(f"{theirs.mean():.4f} ({won} of {len(common)})")
         hero_mean = np.mean([scores[(hero, s)] for s in sorted(ours)])
         lines.append(f"| {task} | {', '.join(str(s) for s in sorted(ours))} | {hero_mean:.4f} | " + " | ".join(cells)

@@ -5,12 +5,8 @@ from __future__ import annotations
 from mlpilot.tasks.tabular.models.base import TabularModel
 from mlpilot.tasks.tabular.models.gbm import CatBoostModel, LightGBMModel, XGBoostModel
 from mlpilot.tasks.tabular.models.mlp import TorchMLPModel
-from mlpilot.tasks.tabular.models.sklearn_models import (
-    ExtraTreesModel,
-    KNeighborsModel,
-    LinearModel,
-    RandomForestModel,
-)
+from mlpilot.tasks.tabular.models.pipeline_models import KNeighborsModel, LinearModel
+from mlpilot.tasks.tabular.models.sklearn_models import ExtraTreesModel, RandomForestModel
 
 MODEL_FAMILIES: dict[str, type[TabularModel]] = {}
 
