@@ -25,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from protocol import DEFAULT_SUITE, constant_score, load_task, read_suite, score
-from systems import SYSTEMS
+from systems import SYSTEMS, run_details
 
 
 def run_one(system: str, row: dict[str, str], *, time_limit: float, seed: int) -> dict[str, Any]:
@@ -39,12 +39,13 @@ def run_one(system: str, row: dict[str, str], *, time_limit: float, seed: int) -
         predictions, proba = predict(features), predict_proba(features)
         predict_s = time.perf_counter() - start
         result = score(task, predictions=predictions, proba=proba)
+        details = run_details(system, task, Path(workdir))
     return {
         "system": system, "task": task.id, "problem_type": task.problem_type, "metric": task.metric, "seed": seed,
         "time_limit": time_limit, "fit_s": round(fit_s, 2),
         "predict_ms_per_1k": round(predict_s / len(features) * 1e6, 1),
         "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "constant_score": constant_score(task), **result,
+        "constant_score": constant_score(task), **result, **details,
     }
 
 

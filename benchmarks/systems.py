@@ -6,6 +6,7 @@ happen inside each adapter, so mlpilot's venv never needs the anchors and vice v
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,15 @@ def fit_mlpilot(task: BenchTask, *, time_limit: float, seed: int, workdir: Path,
                         path=workdir / f"mlpilot-{task.id}")
     proba = (lambda X: None) if task.problem_type == "regression" else model.predict_proba
     return model.predict, proba
+
+
+def run_details(system: str, task: BenchTask, workdir: Path) -> dict[str, Any]:
+    """What a fitted mlpilot run chose (its ensemble, from the run directory); nothing for the anchors."""
+    manifest = workdir / f"mlpilot-{task.id}" / "manifest.json"
+    if not system.startswith("mlpilot") or not manifest.exists():
+        return {}
+    board = json.loads(manifest.read_text())["leaderboard"]
+    return {"ensemble": board[0]["reason"], "models_fitted": sum(r["status"] == "ok" for r in board[1:])}
 
 
 def fit_flaml(task: BenchTask, *, time_limit: float, seed: int, workdir: Path):
@@ -88,6 +98,7 @@ SYSTEMS: dict[str, Callable[..., Fitted]] = {
     "mlpilot_best": lambda task, **kw: fit_mlpilot(task, preset="best_quality", **kw),
     "mlpilot_refit": lambda task, **kw: fit_mlpilot(task, refit_full=True, **kw),
     "mlpilot_notune": lambda task, **kw: fit_mlpilot(task, tune=False, **kw),
+    "mlpilot_tune": lambda task, **kw: fit_mlpilot(task, tune=True, **kw),
     # the default preset without repeated bagging (the default before 2026-11-27)
     "mlpilot_one_bag_set": lambda task, **kw: fit_mlpilot(task, bag_sets=1, **kw),
     "flaml": fit_flaml,
