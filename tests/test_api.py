@@ -30,16 +30,29 @@ def test_binary_fit_predicts_with_labels_index_and_threshold(churn_run, churn_sp
 def test_leaderboard_lists_every_model_and_the_ensemble(churn_run):
     board = churn_run.leaderboard()
     assert board.iloc[0]["model"] == "WeightedEnsemble"
-    assert {"fit_time_s", "predict_ms_per_1k", "status", "reason"} <= set(board.columns)
+    assert {"fit_time_s", "predict_ms_per_1k", "status", "reason", "folds_cut_by_time"} <= set(board.columns)
     assert set(board["family"]) >= {"ensemble", "lightgbm", "linear"}
     ok = board[board["status"] == "ok"]
     assert ok["predict_ms_per_1k"].notna().all()
+    assert (board["folds_cut_by_time"].fillna(0) == 0).all()  # no time limit: every fit ran to its end
 
 
 def test_run_holds_a_model_card(churn_run):
     card = (churn_run.path / "model_card.md").read_text()
     assert card.startswith("# Model card: predict `churn`")
     assert mlpilot.__version__ in card and "Limitations" in card
+
+
+def test_model_card_warns_when_models_ran_out_of_time(churn_run):
+    from mlpilot.tasks.tabular.card import render_model_card
+
+    manifest = json.loads((churn_run.path / "manifest.json").read_text())
+    assert "ran out of their share of the time limit" not in render_model_card(manifest)
+    starved = next(r for r in manifest["leaderboard"] if r["family"] == "lightgbm")
+    starved.update(folds_cut_by_time=2, reason="cut short by the time limit on 2 of 3 folds")
+    card = render_model_card(manifest)
+    assert f"ran out of their share of the time limit before they had finished learning ({starved['model']})" in card
+    assert "a longer `time_limit` would likely give a better model" in card
 
 
 def test_data_report_drops_and_explains(churn_run):

@@ -56,3 +56,20 @@ def test_small_shares_still_give_each_fold_a_minimum():
     result = fit_bagged(MeanModel, y.reshape(-1, 1), y, splits, time_share=0.2, budget=Budget(100.0))
     assert result.complete
     assert result.models[0].limits[0] == pytest.approx(0.5)
+
+
+class CutShortModel(MeanModel):
+    """A round-by-round learner whose time limit ended it (as the model families flag it)."""
+
+    def fit(self, X, y, *, X_val, y_val, time_limit):
+        super().fit(X, y, X_val=X_val, y_val=y_val, time_limit=time_limit)
+        self.hit_time_limit_ = True
+        return self
+
+
+def test_a_bag_counts_the_folds_its_time_limit_cut_short():
+    y = np.arange(20, dtype=float)
+    splits = kfold_splits(y, n_folds=4, stratified=False, seed=0)
+    finished = fit_bagged(MeanModel, y.reshape(-1, 1), y, splits, time_share=float("inf"), budget=Budget(None))
+    starved = fit_bagged(CutShortModel, y.reshape(-1, 1), y, splits, time_share=float("inf"), budget=Budget(None))
+    assert (finished.n_folds_cut, starved.n_folds_cut) == (0, 4)

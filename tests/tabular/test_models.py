@@ -197,6 +197,15 @@ def test_time_limit_is_respected(key: str) -> None:
     model.fit(X, targets[MULTICLASS], X_val=X_val, y_val=val_targets[MULTICLASS], time_limit=0.5)
     assert time.perf_counter() - start < 2.0
     assert model.predict(X_val[:5]).shape == (5, 3)
+    # Round-by-round learners say the limit ended them; the others finish or stop by their own plan.
+    assert model.hit_time_limit_ is MODEL_FAMILIES[key].stops_at_deadline
+
+
+@pytest.mark.parametrize(("key", "problem_type"), CASES)
+def test_a_fit_that_converged_was_not_cut_short(key: str, problem_type: str) -> None:
+    model = new_model(key, problem_type)
+    model.fit(TRAIN, TRAIN_Y[problem_type], X_val=VALID, y_val=VALID_Y[problem_type], time_limit=60)
+    assert model.hit_time_limit_ is False
 
 
 # ------------------------------------------------------------------------------- out of bag

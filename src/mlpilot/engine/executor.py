@@ -113,6 +113,7 @@ class FoldOutput:
     fit_seconds: float = 0.0
     predict_seconds: float = 0.0
     finished_at: float = 0.0
+    hit_time_limit: bool = False  # a flag of the fitted model that its saved files do not carry
 
 
 def run_fold(
@@ -132,7 +133,8 @@ def run_fold(
         model.save(Path(tmp))
         files = folder_bytes(Path(tmp))
     return FoldOutput(started=True, pred=pred, files=files, fit_seconds=fit_seconds,
-                      predict_seconds=predict_seconds, finished_at=time.time())
+                      predict_seconds=predict_seconds, finished_at=time.time(),
+                      hit_time_limit=bool(getattr(model, "hit_time_limit_", False)))
 
 
 def folder_bytes(root: Path) -> dict[str, bytes]:
@@ -208,8 +210,9 @@ class _DaskBag:
             return "not started before the deadline"
         if self.deadline is not None and out.finished_at > self.deadline + DEADLINE_GRACE:
             return "finished after the deadline (discarded)"
-        bag.add_fold(load_from_bytes(out.files, self.load_model), out.pred, val_idx, n_rows=self.n_rows,
-                     predict_seconds=out.predict_seconds)
+        model = load_from_bytes(out.files, self.load_model)
+        model.hit_time_limit_ = out.hit_time_limit
+        bag.add_fold(model, out.pred, val_idx, n_rows=self.n_rows, predict_seconds=out.predict_seconds)
         return ""
 
 

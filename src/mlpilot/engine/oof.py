@@ -43,6 +43,7 @@ class BagResult:
     predict_seconds_per_1k: float = 0.0
     n_folds_done: int = 0
     n_folds: int = 0
+    n_folds_cut: int = 0  # fold models whose time limit ended them (``hit_time_limit_``) before they converged
     stopped_reason: str | None = None
 
     @property
@@ -56,6 +57,7 @@ class BagResult:
             self.oof = np.full((n_rows, *pred.shape[1:]), np.nan)
         self.oof[val_idx] = pred
         self.models.append(model)
+        self.n_folds_cut += bool(getattr(model, "hit_time_limit_", False))
         self.predict_seconds_per_1k += predict_seconds / max(len(val_idx), 1) * 1000
         self.n_folds_done += 1
 

@@ -147,9 +147,22 @@ def _warnings(m: dict[str, Any]) -> str:
     for row in m.get("leaderboard", []):
         if row.get("status") not in (None, "ok"):
             items.append(f"{row['model']} was {row['status']}" + (f": {row['reason']}" if row.get("reason") else "."))
+    starved = _starved_models(m.get("leaderboard", []))
+    if starved:
+        items.append(starved)
     if not items:
         return "## Warnings\n\nNone raised while training."
     return "## Warnings\n\n" + "\n".join(f"- {i}" for i in items)
+
+
+def _starved_models(leaderboard: list[dict[str, Any]]) -> str:
+    """A warning when models ran out of time before early stopping ended them (empty when none did)."""
+    fitted = [r for r in leaderboard if r.get("status") == "ok" and r.get("family") != "ensemble"]
+    cut = [r["model"] for r in fitted if r.get("folds_cut_by_time")]
+    if not cut:
+        return ""
+    return (f"{len(cut)} of {len(fitted)} models ran out of their share of the time limit before they had "
+            f"finished learning ({', '.join(cut)}); a longer `time_limit` would likely give a better model.")
 
 
 # --------------------------------------------------------------------------------------- helpers

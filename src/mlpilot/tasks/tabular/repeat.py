@@ -67,6 +67,7 @@ def repeat_bagging(
             result.bag.predict_seconds_per_1k += bag.predict_seconds_per_1k
             result.fit_time += bag.fit_time
             result.n_folds += bag.n_folds_done
+            result.add_cut_folds(bag.n_folds_cut)
             result.score = metric(y, result.bag.oof)
             on_candidate(result)
             added += 1

@@ -47,6 +47,8 @@ MAX_ENSEMBLE_CANDIDATES = 12
 # already (saved as they finish) and are read back only if the ensemble picks them. A bag of 5 fully
 # grown forests of 300 trees passes a gigabyte on a 7k-row table.
 KEEP_IN_MEMORY = 5
+# The note on a candidate whose fold models ran out of time before early stopping ended them.
+CUT_SHORT = "cut short by the time limit"
 # The smallest time share an Optuna proposal gets, however fast its family's earlier fits were.
 MIN_TRIAL_SECONDS = 5.0
 
@@ -64,6 +66,7 @@ class CandidateResult:
     fit_time: float = 0.0
     predict_seconds_per_1k: float | None = None
     n_folds: int = 0
+    n_folds_cut: int = 0  # fold models the time limit ended before they converged (a starved candidate)
     fold_iterations: list[int] = field(default_factory=list)  # rounds/trees/epochs each fold model used
     bag: BagResult | None = field(default=None, repr=False)
     # Where the fold models were saved (``fold_<i>`` folders), so models released from memory can be
@@ -84,6 +87,12 @@ class CandidateResult:
             return None
         return get_model_class(self.family).load_folds(self.saved_to, self.n_folds, n_threads=n_threads)
 
+    def add_cut_folds(self, n_cut: int) -> None:
+        """Count fold models the time limit ended (``n_folds`` already includes them) and say so."""
+        self.n_folds_cut += n_cut
+        if self.n_folds_cut:
+            self.reason = f"{CUT_SHORT} on {self.n_folds_cut} of {self.n_folds} folds"
+
     def row(self) -> dict[str, Any]:
         return {
             "model": self.name,
@@ -94,6 +103,7 @@ class CandidateResult:
             if self.predict_seconds_per_1k is None
             else round(1000 * self.predict_seconds_per_1k, 2),
             "n_folds": self.n_folds,
+            "folds_cut_by_time": self.n_folds_cut,
             "status": self.status,
             "reason": self.reason,
         }
@@ -372,6 +382,7 @@ def _finish_candidate(result: CandidateResult, pending: PendingBag, y: np.ndarra
     result.score = metric(y[covered], bag.oof[covered])
     result.predict_seconds_per_1k = bag.predict_seconds_per_1k
     result.status, result.bag = "ok", bag
+    result.add_cut_folds(bag.n_folds_cut)
 
 
 def build_ensemble(results: list[CandidateResult], y: np.ndarray, metric: Metric):

@@ -50,6 +50,9 @@ class TabularModel:
     # all rows with ``params["out_of_bag"] = True`` and sets ``oob_predictions_``, instead of k fold
     # models (k times less memory, time and predict cost).
     out_of_bag: ClassVar[bool] = False
+    # True when the family trains round by round and, given a time limit, stops at the first round
+    # boundary past it: a fit that ends after its deadline was then cut short, not finished.
+    stops_at_deadline: ClassVar[bool] = False
     # The params a family accepts, with their defaults; None leaves params unchecked.
     default_params: ClassVar[dict[str, Any] | None] = None
 
@@ -71,6 +74,8 @@ class TabularModel:
         self.fit_time_: float | None = None
         self.n_iterations_: int | None = None  # boosting rounds / trees / epochs actually used
         self.oob_predictions_: np.ndarray | None = None  # set by ``out_of_bag`` families when asked
+        # The last fit ended because its time limit ran out, before early stopping or its round cap.
+        self.hit_time_limit_ = False
 
     # ----------------------------------------------------------------- public template methods
     def fit(
@@ -87,7 +92,9 @@ class TabularModel:
         start = time.perf_counter()
         deadline = None if time_limit is None else start + max(time_limit, 0.0)
         self._fit(X, y, X_val=X_val, y_val=y_val, deadline=deadline)
-        self.fit_time_ = time.perf_counter() - start
+        end = time.perf_counter()
+        self.fit_time_ = end - start
+        self.hit_time_limit_ = self.stops_at_deadline and deadline is not None and end >= deadline
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:

@@ -55,6 +55,7 @@ class _GBMBase(TabularModel):
     """Shared bookkeeping: column order and categorical columns seen at fit time (kept in JSON)."""
 
     can_explain: ClassVar[bool] = True
+    stops_at_deadline: ClassVar[bool] = True
     _meta_file: ClassVar[str] = "columns.json"
 
     def _remember_columns(self, X: pd.DataFrame) -> None:

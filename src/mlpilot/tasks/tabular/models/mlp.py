@@ -183,6 +183,7 @@ class TorchMLPModel(TabularModel):
     key: ClassVar[str] = "neural_net"
     name: ClassVar[str] = "NeuralNet"
     priority: ClassVar[int] = 50
+    stops_at_deadline: ClassVar[bool] = True
     default_params: ClassVar[dict[str, Any] | None] = {
         "hidden_sizes": [256, 128],
         "dropout": 0.1,
