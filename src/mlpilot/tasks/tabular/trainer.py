@@ -11,6 +11,7 @@ import logging
 import math
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -36,6 +37,7 @@ from mlpilot.tasks.tabular.models.base import BINARY, REGRESSION, ModelUnavailab
 from mlpilot.tasks.tabular.models.portfolio import Candidate, default_portfolio
 from mlpilot.tasks.tabular.refit import refit_members
 from mlpilot.tasks.tabular.repeat import repeat_bagging
+from mlpilot.tasks.tabular.schedule import Schedule, constant_score
 from mlpilot.tasks.tabular.threshold import calibrate_threshold
 from mlpilot.tasks.tabular.tuning import Tuner
 
@@ -239,7 +241,8 @@ def _search(
     done: list[CandidateResult] | None = None,
     max_share: float = math.inf,
 ) -> list[CandidateResult]:
-    """Candidates in portfolio order, ``executor.candidates_at_once`` of them in flight together (one locally).
+    """Candidates in portfolio order, as the table's :class:`Schedule` adjusts it, ``executor.candidates_at_once``
+    of them in flight together (one locally).
 
     Results are appended to ``done`` (the earlier candidates' results; a new list when None), which is
     returned. ``max_share`` caps each candidate's time share.
@@ -255,10 +258,15 @@ def _search(
                                best_score=best[0] if best else None, n_done=offset + n_done,
                                n_total=offset + len(candidates), **extra))
 
-    for first in range(0, len(candidates), at_once):
+    schedule = Schedule(deque(candidates), metric=metric,
+                        constant=constant_score(y, metric, problem_type=problem_type, n_classes=n_classes))
+    n_seen = 0
+    while schedule:
+        batch = schedule.take(at_once)
         started = []
-        for i in range(first, min(first + at_once, len(candidates))):
-            cand, cand_splits = _validation_plan(candidates[i], splits, len(y))
+        for j, cand in enumerate(batch):
+            i, n_seen = n_seen, n_seen + 1
+            cand, cand_splits = _validation_plan(cand, splits, len(y))
             result = CandidateResult(name=cand.name, family=cand.family, params=dict(cand.params))
             results.append(result)
             reason = _skip_reason(cand, X, budget)
@@ -267,7 +275,8 @@ def _search(
                 event("model_skipped", result, i + 1, message=reason)
                 continue
             event("model_start", result, i)
-            share = min(budget.share(n_left=math.ceil((len(candidates) - i) / at_once)), max_share)
+            n_left = math.ceil((len(schedule) + len(batch) - j) / at_once)
+            share = min(schedule.share(cand, budget.share(n_left=n_left), budget), max_share)
             started.append((i, result, _start_candidate(cand, data, cand_splits, config=config, budget=budget,
                                                         share=share, problem_type=problem_type,
                                                         n_classes=n_classes, executor=executor)))
@@ -278,6 +287,8 @@ def _search(
                 _release_weaker_models(results, metric)
                 if not best or metric.is_better(result.score, best[0]):
                     best[:] = [result.score]
+                schedule.record(family=result.family, score=result.score, fit_seconds=result.fit_time,
+                                starved=2 * result.n_folds_cut >= result.n_folds, best=best[0])
             return_free_heap()  # the fit's buffers (and any released models) are free now
             event("model_done" if result.status == "ok" else "model_skipped", result, i + 1,
                   score=result.score, message=result.reason)

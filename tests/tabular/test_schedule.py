@@ -1,0 +1,78 @@
+"""The schedule: what a candidate that ran out of time changes for its family's later candidates."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pytest
+
+from mlpilot.engine.budget import Budget
+from mlpilot.engine.metrics import get_metric
+from mlpilot.tasks.tabular.models.portfolio import Candidate
+from mlpilot.tasks.tabular.schedule import Schedule, constant_score
+
+RMSE = get_metric("rmse", "regression")
+
+
+def _schedule(*names_and_families: tuple[str, str], constant: float = 40.0) -> Schedule:
+    queue = deque(Candidate(name, family) for name, family in names_and_families)
+    return Schedule(queue, metric=RMSE, constant=constant)
+
+
+def _names(schedule: Schedule) -> list[str]:
+    return [c.name for c in schedule.queue]
+
+
+def test_constant_scores_match_the_mean_and_the_class_frequencies() -> None:
+    y = np.array([1.0, 3.0, 5.0, 7.0])
+    assert constant_score(y, RMSE, problem_type="regression", n_classes=0) == pytest.approx(np.sqrt(5.0))
+    auc = get_metric("roc_auc", "binary")
+    assert constant_score(np.array([0, 1, 1, 0]), auc, problem_type="binary", n_classes=2) == 0.5
+    log_loss = get_metric("log_loss", "multiclass")
+    labels = np.array([0, 0, 1, 2])
+    expected = -np.mean(np.log([0.5, 0.5, 0.25, 0.25]))
+    assert constant_score(labels, log_loss, problem_type="multiclass", n_classes=3) == pytest.approx(expected)
+
+
+def test_a_starved_family_far_behind_the_best_goes_to_the_end_of_the_queue() -> None:
+    schedule = _schedule(("XGBoost", "xgboost"), ("CatBoost_Deep", "catboost"), ("ExtraTrees", "extra_trees"),
+                         ("CatBoost_Shallow", "catboost"), ("Linear", "linear"))
+    # CatBoost ran out of time at 20.0 while the best so far is 13.0 on a table whose mean scores 40.0:
+    # 26 % of the way from the constant predictor behind.
+    schedule.record(family="catboost", score=20.0, fit_seconds=4.0, starved=True, best=13.0)
+    assert _names(schedule) == ["XGBoost", "ExtraTrees", "Linear", "CatBoost_Deep", "CatBoost_Shallow"]
+    assert schedule.share(Candidate("CatBoost_Deep", "catboost"), 3.0, Budget(60.0)) == 3.0  # not more time
+
+
+def test_a_starved_family_that_leads_gets_twice_the_time_next() -> None:
+    schedule = _schedule(("XGBoost", "xgboost"), ("LightGBM_Small", "lightgbm"))
+    schedule.record(family="lightgbm", score=13.0, fit_seconds=4.0, starved=True, best=13.0)  # the best so far
+    assert _names(schedule) == ["XGBoost", "LightGBM_Small"]  # order kept
+    budget = Budget(60.0)
+    assert schedule.share(Candidate("LightGBM_Small", "lightgbm"), 3.0, budget) == 8.0
+    assert schedule.share(Candidate("LightGBM_Small", "lightgbm"), 10.0, budget) == 10.0  # never less
+    assert schedule.share(Candidate("XGBoost", "xgboost"), 3.0, budget) == 3.0  # other families unchanged
+    # Never more than half of what is left.
+    assert schedule.share(Candidate("LightGBM_Small", "lightgbm"), 3.0, Budget(10.0)) == pytest.approx(5.0, abs=0.01)
+
+
+def test_a_starved_family_a_little_behind_the_best_keeps_its_place_and_share() -> None:
+    schedule = _schedule(("CatBoost", "catboost"), ("XGBoost", "xgboost"), ("CatBoost_Deep", "catboost"))
+    schedule.record(family="catboost", score=13.5, fit_seconds=4.0, starved=True, best=13.0)  # 1.9 % behind
+    assert _names(schedule) == ["CatBoost", "XGBoost", "CatBoost_Deep"]
+    assert schedule.share(Candidate("CatBoost_Deep", "catboost"), 3.0, Budget(60.0)) == 3.0
+
+
+def test_candidates_that_finished_in_time_change_nothing() -> None:
+    schedule = _schedule(("A", "catboost"), ("B", "lightgbm"), ("C", "catboost"))
+    schedule.record(family="catboost", score=30.0, fit_seconds=4.0, starved=False, best=13.0)
+    schedule.record(family="lightgbm", score=None, fit_seconds=4.0, starved=True, best=13.0)
+    assert _names(schedule) == ["A", "B", "C"]
+    assert schedule.share(Candidate("C", "catboost"), 3.0, Budget(60.0)) == 3.0
+
+
+def test_the_gap_is_oriented_for_metrics_where_greater_is_better() -> None:
+    schedule = Schedule(deque(), metric=get_metric("roc_auc", "binary"), constant=0.5)
+    assert schedule.gap(0.80, 0.90) == pytest.approx(0.25)
+    assert schedule.gap(0.95, 0.90) == 0.0  # ahead of the best counts as no gap
