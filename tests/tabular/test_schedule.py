@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mlpilot.engine.budget import Budget
@@ -76,3 +77,31 @@ def test_the_gap_is_oriented_for_metrics_where_greater_is_better() -> None:
     schedule = Schedule(deque(), metric=get_metric("roc_auc", "binary"), constant=0.5)
     assert schedule.gap(0.80, 0.90) == pytest.approx(0.25)
     assert schedule.gap(0.95, 0.90) == 0.0  # ahead of the best counts as no gap
+
+
+def test_the_search_reports_each_finished_candidate_to_the_schedule(churn_split, tmp_path, monkeypatch) -> None:
+    import mlpilot
+    from mlpilot.tasks.tabular import trainer
+
+    recorded: list[dict] = []
+    original_record, original_finish = Schedule.record, trainer._finish_candidate
+
+    def record(self: Schedule, **kwargs) -> None:
+        recorded.append(kwargs)
+        original_record(self, **kwargs)
+
+    def finish_first_as_starved(result, pending, y, *, metric) -> None:
+        original_finish(result, pending, y, metric=metric)
+        if result.name == "Linear_Strong":  # pretend the limit ended every fold model of this one
+            result.add_cut_folds(result.n_folds)
+
+    monkeypatch.setattr(Schedule, "record", record)
+    monkeypatch.setattr(trainer, "_finish_candidate", finish_first_as_starved)
+    train, _ = churn_split
+    model = mlpilot.fit(train, target="churn", families=["linear"], n_folds=2, path=tmp_path / "run", seed=0)
+    board = pd.DataFrame(model.manifest["leaderboard"]).set_index("model")
+    assert [r["starved"] for r in recorded] == [True, False]  # Linear_Strong runs first, then Linear
+    for call, name in zip(recorded, ["Linear_Strong", "Linear"], strict=True):
+        assert call["family"] == "linear"
+        assert call["score"] == pytest.approx(board.loc[name, "score_val"])
+    assert recorded[1]["best"] == pytest.approx(board.loc[["Linear_Strong", "Linear"], "score_val"].max())
