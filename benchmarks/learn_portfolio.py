@@ -148,10 +148,16 @@ def greedy_order(norm: pd.DataFrame, seconds: pd.Series) -> list[tuple[str, floa
     return order
 
 
+def median_seconds(results: pd.DataFrame, tables: list[str] | None = None) -> pd.Series:
+    """Each candidate's median fit seconds over ``tables`` (all when None), finished fits only."""
+    ok = results[results["status"] == "ok"]
+    return (ok if tables is None else ok[ok["table"].isin(tables)]).groupby("candidate")["fit_s"].median()
+
+
 def order(args: argparse.Namespace) -> None:
     results = pd.DataFrame(map(json.loads, args.results.read_text().splitlines()))
     norm = normalised(results)
-    seconds = results[results["status"] == "ok"].groupby("candidate")["fit_s"].median()
+    seconds = median_seconds(results)
     print(f"{len(norm)} tables, {norm.shape[1]} candidates; mean normalised score of each candidate alone:")
     print(norm.mean().sort_values(ascending=False).round(3).to_string())
     print("\nGreedy order (candidate, cumulative median fit s, expected best-so-far normalised score):")
@@ -160,8 +166,7 @@ def order(args: argparse.Namespace) -> None:
 
 
 def _learned(results: pd.DataFrame, norm: pd.DataFrame, tables: list[str]) -> list[str]:
-    ok = results[(results["status"] == "ok") & results["table"].isin(tables)]
-    return [name for name, _, _ in greedy_order(norm.loc[tables], ok.groupby("candidate")["fit_s"].median())]
+    return [name for name, _, _ in greedy_order(norm.loc[tables], median_seconds(results, tables))]
 
 
 def _replay(norm: pd.DataFrame, seconds: pd.DataFrame, table: str, trial_order: list[str],

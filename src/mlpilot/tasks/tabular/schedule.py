@@ -28,7 +28,7 @@ import numpy as np
 
 from mlpilot.engine.budget import Budget
 from mlpilot.engine.metrics import Metric
-from mlpilot.tasks.tabular.models.base import REGRESSION
+from mlpilot.tasks.tabular.models.base import constant_prediction
 from mlpilot.tasks.tabular.models.portfolio import Candidate
 
 log = logging.getLogger("mlpilot")
@@ -43,10 +43,7 @@ MAX_FRACTION = 0.5
 
 def constant_score(y: np.ndarray, metric: Metric, *, problem_type: str, n_classes: int) -> float:
     """The score of predicting the mean (regression) or the class frequencies for every row."""
-    if problem_type == REGRESSION:
-        return metric(y, np.full(len(y), float(np.mean(y))))
-    prior = np.bincount(y.astype(np.int64), minlength=n_classes) / len(y)
-    return metric(y, np.tile(prior, (len(y), 1)))
+    return metric(y, constant_prediction(y, len(y), problem_type=problem_type, n_classes=n_classes))
 
 
 @dataclass

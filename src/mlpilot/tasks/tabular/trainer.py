@@ -175,9 +175,10 @@ def run_search(
     candidates = select_candidates(problem_type, config)
     executor = executor or LocalExecutor()
     data = executor.share(X, y)
+    constant = constant_score(y, metric, problem_type=problem_type, n_classes=len(classes))
     search = partial(_search, data=data, X=X, y=y, config=config, metric=metric, budget=budget, progress=progress,
                      problem_type=problem_type, n_classes=len(classes), on_candidate=on_candidate,
-                     executor=executor)
+                     executor=executor, constant=constant)
     results = search(candidates, splits)
     if config.tune and budget.limited and len(splits) > 1:
         _tune(results, splits, search=search, metric=metric, config=config, budget=budget)
@@ -238,6 +239,7 @@ def _search(
     n_classes: int,
     on_candidate: Callable[[CandidateResult], None],
     executor: Executor,
+    constant: float,
     done: list[CandidateResult] | None = None,
     max_share: float = math.inf,
 ) -> list[CandidateResult]:
@@ -245,7 +247,7 @@ def _search(
     of them in flight together (one locally).
 
     Results are appended to ``done`` (the earlier candidates' results; a new list when None), which is
-    returned. ``max_share`` caps each candidate's time share.
+    returned. ``max_share`` caps each candidate's time share; ``constant`` is the constant predictor's score.
     """
     at_once = executor.candidates_at_once(len(splits))
     results: list[CandidateResult] = [] if done is None else done
@@ -258,14 +260,12 @@ def _search(
                                best_score=best[0] if best else None, n_done=offset + n_done,
                                n_total=offset + len(candidates), **extra))
 
-    schedule = Schedule(deque(candidates), metric=metric,
-                        constant=constant_score(y, metric, problem_type=problem_type, n_classes=n_classes))
-    n_seen = 0
+    schedule = Schedule(deque(candidates), metric=metric, constant=constant)
     while schedule:
         batch = schedule.take(at_once)
         started = []
         for j, cand in enumerate(batch):
-            i, n_seen = n_seen, n_seen + 1
+            i = len(results) - offset  # every candidate taken adds one result
             cand, cand_splits = _validation_plan(cand, splits, len(y))
             result = CandidateResult(name=cand.name, family=cand.family, params=dict(cand.params))
             results.append(result)

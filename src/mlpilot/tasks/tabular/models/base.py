@@ -211,6 +211,13 @@ class TabularModel:
         return self.problem_type != REGRESSION
 
 
+def constant_prediction(y: np.ndarray, n_rows: int, *, problem_type: str, n_classes: int) -> np.ndarray:
+    """``n_rows`` copies of the best constant: the mean (regression) or the class shares."""
+    if problem_type == REGRESSION:
+        return np.full(n_rows, float(np.mean(y)))
+    return np.tile(np.bincount(y, minlength=n_classes) / len(y), (n_rows, 1))
+
+
 def predict_bag(models: Sequence[TabularModel], X: pd.DataFrame) -> np.ndarray:
     """The mean prediction of a bag's fold models. Models that share an :meth:`~TabularModel.input_key`
     share one conversion of ``X`` (a bag of 25 CatBoost models built its Pool 25 times before)."""

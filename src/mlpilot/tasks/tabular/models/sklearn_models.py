@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mlpilot.errors import ArtifactError
-from mlpilot.tasks.tabular.models.base import REGRESSION, TabularModel, time_left
+from mlpilot.tasks.tabular.models.base import REGRESSION, TabularModel, constant_prediction, time_left
 
 _MB = 1 << 20
 _MODEL_FILE = "model.skops"
@@ -148,10 +148,7 @@ class _SklearnBase(TabularModel):
         return expand_proba(estimator.predict_proba(data), classes=estimator.classes_, n_classes=self.n_classes)
 
     def _constant_prediction(self, y: np.ndarray, n_rows: int) -> np.ndarray:
-        """``n_rows`` copies of the best constant: the mean (regression) or the class shares."""
-        if self.problem_type == REGRESSION:
-            return np.full(n_rows, float(np.mean(y)))
-        return np.tile(np.bincount(y, minlength=self.n_classes) / len(y), (n_rows, 1))
+        return constant_prediction(y, n_rows, problem_type=self.problem_type, n_classes=self.n_classes)
 
     def _save(self, directory: Path) -> None:
         dump_estimator(self.estimator_, directory / _MODEL_FILE)
