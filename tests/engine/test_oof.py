@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mlpilot.engine.budget import Budget
-from mlpilot.engine.oof import fit_bagged
+from mlpilot.engine.oof import fit_bagged, resume_bagged
 from mlpilot.engine.splits import kfold_splits
 
 
@@ -73,3 +73,58 @@ def test_a_bag_counts_the_folds_its_time_limit_cut_short():
     finished = fit_bagged(MeanModel, y.reshape(-1, 1), y, splits, time_share=float("inf"), budget=Budget(None))
     starved = fit_bagged(CutShortModel, y.reshape(-1, 1), y, splits, time_share=float("inf"), budget=Budget(None))
     assert (finished.n_folds_cut, starved.n_folds_cut) == (0, 4)
+
+
+class ResumableModel(MeanModel):
+    """Cut short on its first fit when ``cut``; a resume learns the training median, ends in time."""
+
+    def __init__(self, cut=True):
+        super().__init__()
+        self.cut = cut
+        self.resumed_with = []
+
+    def fit(self, X, y, *, X_val, y_val, time_limit):
+        super().fit(X, y, X_val=X_val, y_val=y_val, time_limit=time_limit)
+        self.hit_time_limit_ = self.cut
+        return self
+
+    def resume(self, X, y, *, X_val, y_val, time_limit):
+        self.resumed_with.append(time_limit)
+        self.mean_ = np.median(y) + 100.0  # a value no first fit predicts
+        self.hit_time_limit_ = False
+        return self
+
+
+def test_resuming_a_bag_trains_on_only_the_folds_cut_short():
+    y = np.arange(40, dtype=float)
+    X = y.reshape(-1, 1)
+    splits = kfold_splits(y, n_folds=4, stratified=False, seed=0)
+    models = iter([ResumableModel(cut=c) for c in (True, False, True, False)])
+    bag = fit_bagged(lambda: next(models), X, y, splits, time_share=float("inf"), budget=Budget(None))
+    assert bag.n_folds_cut == 2
+    before = bag.oof.copy()
+    resumed = resume_bagged(bag, X, y, splits, time_share=4.0, budget=Budget(60.0))
+    assert resumed.complete and resumed.n_folds_cut == 0
+    assert resumed.models == bag.models  # the same fold models, trained on
+    # The share is split between the two folds that need it; the second gets what the first left.
+    assert resumed.models[0].resumed_with[0] == pytest.approx(2.0, abs=0.05)
+    assert resumed.models[2].resumed_with[0] == pytest.approx(4.0, abs=0.05)
+    for fold, ((train, val), model) in enumerate(zip(splits, resumed.models, strict=True)):
+        if fold in (0, 2):
+            assert np.allclose(resumed.oof[val], np.median(y[train]) + 100.0)
+        else:
+            assert model.resumed_with == []
+            assert np.array_equal(resumed.oof[val], before[val])
+
+
+def test_a_resumed_bag_stays_complete_when_the_budget_is_gone():
+    y = np.arange(20, dtype=float)
+    X = y.reshape(-1, 1)
+    splits = kfold_splits(y, n_folds=4, stratified=False, seed=0)
+    bag = fit_bagged(ResumableModel, X, y, splits, time_share=float("inf"), budget=Budget(None))
+    budget = Budget(10.0)
+    budget.stop()
+    resumed = resume_bagged(bag, X, y, splits, time_share=4.0, budget=budget)
+    assert resumed.complete and resumed.n_folds_cut == 4
+    assert np.array_equal(resumed.oof, bag.oof)
+    assert all(model.resumed_with == [] for model in resumed.models)

@@ -208,6 +208,32 @@ def test_a_fit_that_converged_was_not_cut_short(key: str, problem_type: str) -> 
     assert model.hit_time_limit_ is False
 
 
+RESUMABLE_CASES = [c for c in CASES if MODEL_FAMILIES[c[0]].resumable]
+
+
+def test_the_boosted_families_can_resume_training() -> None:
+    assert {key for key, _ in RESUMABLE_CASES} == {"lightgbm", "xgboost", "catboost"}
+    with pytest.raises(NotImplementedError, match="cannot resume"):
+        fitted("linear", BINARY).resume(TRAIN, TRAIN_Y[BINARY], X_val=VALID, y_val=VALID_Y[BINARY])
+
+
+@pytest.mark.parametrize(("key", "problem_type"), RESUMABLE_CASES)
+def test_a_fit_cut_short_resumes_from_its_last_round(key: str, problem_type: str, tmp_path: Path) -> None:
+    y, y_val = TRAIN_Y[problem_type], VALID_Y[problem_type]
+    model = new_model(key, problem_type)
+    model.fit(TRAIN, y, X_val=VALID, y_val=y_val, time_limit=0.0)  # the deadline ends it after one round
+    assert model.hit_time_limit_ and model.n_iterations_ == 1
+    first_seconds, cut_loss = model.fit_time_, score(problem_type, y_val, model.predict(VALID))
+    assert model.resume(TRAIN, y, X_val=VALID, y_val=y_val, time_limit=60) is model
+    assert not model.hit_time_limit_
+    assert 1 < model.n_iterations_ <= FAST_PARAMS[key]["n_estimators"]  # the cap counts the rounds kept
+    assert model.fit_time_ > first_seconds  # the time of both fits
+    assert score(problem_type, y_val, model.predict(VALID)) < 0.8 * cut_loss
+    model.save(tmp_path / "m")
+    loaded = get_model_class(key).load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.predict(TEST), model.predict(TEST), rtol=1e-6, atol=1e-9)
+
+
 # ------------------------------------------------------------------------------- out of bag
 OUT_OF_BAG_PARAMS: dict[str, dict[str, Any]] = {"extra_trees": {"n_estimators": 60},
                                                 "random_forest": {"n_estimators": 60}, "knn": {}}

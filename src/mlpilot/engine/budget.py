@@ -17,6 +17,10 @@ import psutil
 from mlpilot.errors import ConfigError
 
 
+# No model starts with less than this left of the search's budget.
+MIN_MODEL_SECONDS = 1.0
+
+
 @dataclass
 class Budget:
     """A wall-clock budget that started when the user called ``fit``.
@@ -45,6 +49,10 @@ class Budget:
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
+
+    def spent(self) -> bool:
+        """Stopped, or under a second left: too little to start another model."""
+        return self.stopped or (self.limited and self.remaining() < MIN_MODEL_SECONDS)
 
     def remaining(self) -> float:
         """Seconds left for the search (the reserve excluded); infinite without a limit, 0 once stopped."""

@@ -68,8 +68,10 @@ def covered_rows(oof: np.ndarray, n_rows: int) -> np.ndarray:
 
 
 def fit_fold(make_model: Callable[[], FoldModel], X: Any, y: np.ndarray, train_idx: np.ndarray,
-             val_idx: np.ndarray, *, time_limit: float | None) -> tuple[Any, np.ndarray, float]:
-    """Fit one fold's model and predict its validation rows: (model, predictions, predict seconds).
+             val_idx: np.ndarray, *, time_limit: float | None,
+             resume: bool = False) -> tuple[Any, np.ndarray, float]:
+    """Fit one fold's model (``resume``: go on training the fitted model ``make_model`` returns) and
+    predict its validation rows: (model, predictions, predict seconds).
 
     A model that sets ``oob_predictions_`` (fitted on all rows, validated out of bag) is scored on
     those; its predict time is then measured on a sample of rows and scaled to all of them.
@@ -78,7 +80,8 @@ def fit_fold(make_model: Callable[[], FoldModel], X: Any, y: np.ndarray, train_i
     X_val = take_rows(X, val_idx)
     # Out-of-bag validation trains and "validates" on the same rows: one copy of the table serves both.
     X_train = X_val if np.array_equal(train_idx, val_idx) else take_rows(X, train_idx)
-    model.fit(X_train, y[train_idx], X_val=X_val, y_val=y[val_idx], time_limit=time_limit)
+    train = model.resume if resume else model.fit
+    train(X_train, y[train_idx], X_val=X_val, y_val=y[val_idx], time_limit=time_limit)
     oob = getattr(model, "oob_predictions_", None)
     sample = X_val if oob is None else take_rows(X_val, np.arange(min(len(val_idx), OOB_TIMING_ROWS)))
     t0 = time.perf_counter()
@@ -111,6 +114,31 @@ def fit_bagged(
             result.stopped_reason = f"time budget ran out after {i} of {len(splits)} folds"
             break
         model, pred, predict_seconds = fit_fold(make_model, X, y, train_idx, val_idx, time_limit=fold_limit)
+        result.add_fold(model, pred, val_idx, n_rows=len(y), predict_seconds=predict_seconds)
+    result.fit_time = time.perf_counter() - start
+    return result
+
+
+def resume_bagged(bag: BagResult, X: Any, y: np.ndarray, splits: Sequence[Split], *, time_share: float,
+                  budget: Budget) -> BagResult:
+    """Go on training the fold models of ``bag`` (fitted on ``splits``, in order) that their time limit
+    cut short, within ``time_share``: the same rows, more rounds.
+
+    The bag stays complete whatever the budget does: a fold with no time left keeps its model and
+    predictions as they were. ``fit_time`` counts this call only.
+    """
+    result = BagResult(n_folds=len(splits))
+    start = time.perf_counter()
+    seconds_per_fold = bag.predict_seconds_per_1k / max(bag.n_folds_done, 1)
+    cut = [i for i, model in enumerate(bag.models) if getattr(model, "hit_time_limit_", False)]
+    for i, ((train_idx, val_idx), model) in enumerate(zip(splits, bag.models, strict=True)):
+        fold_limit = _fold_limit(start, time_share, budget, max(sum(j >= i for j in cut), 1))
+        if i not in cut or budget.stopped or (fold_limit is not None and budget.remaining() < MIN_START_SECONDS):
+            result.add_fold(model, bag.oof[val_idx], val_idx, n_rows=len(y),
+                            predict_seconds=seconds_per_fold * max(len(val_idx), 1) / 1000)
+            continue
+        model, pred, predict_seconds = fit_fold(lambda m=model: m, X, y, train_idx, val_idx,
+                                                time_limit=fold_limit, resume=True)
         result.add_fold(model, pred, val_idx, n_rows=len(y), predict_seconds=predict_seconds)
     result.fit_time = time.perf_counter() - start
     return result

@@ -174,7 +174,7 @@ def _fit_family(family: str, train: Any, hold: Any, scored: pd.DataFrame, y_scor
                 share: float) -> CandidateResult:
     params = {"learning_rate": LEARNING_RATE}
     result = CandidateResult(name=_NAMES[family], family=family, params=params)
-    if budget.limited and budget.remaining() < 1.0:
+    if budget.spent():
         result.status, result.reason = "skipped", "no time left in the budget"
         return result
     deadline = None if not budget.limited else time.time() + min(share, budget.remaining())

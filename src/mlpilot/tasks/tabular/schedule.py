@@ -5,9 +5,11 @@ On a table where they do not (many rows, a slow-learning target), the time limit
 before early stopping would, and fitting more such candidates buys little. What a candidate that ran out
 of time says about its family decides what happens to the family's later candidates:
 
-- **The best so far**: the family leads and is still learning, so its next candidate gets at least
-  twice the time this one used (never more than half of what is left), the doubling that finds an
-  unknown cost in a few steps.
+- **The best so far**: the model leads and is still learning. A family that can resume training
+  (the boosted trees) goes on training this model's fold models next, for twice the time they have
+  used (never more than half of what is left): the doubling that finds an unknown cost in a few steps,
+  with none of the time already spent thrown away. Another family's next candidate gets at least
+  twice the time this one used.
 - **Clearly behind the best so far**: another candidate of the family would starve the same way, so the
   family's later candidates go to the end of the queue; they still run if time is left.
 - **In between**: nothing changes. Breadth pays on such tables: models cut short still add to the
@@ -55,9 +57,13 @@ class Schedule:
     constant: float  # the constant predictor's score on this table
     min_seconds: dict[str, float] = field(default_factory=dict)  # family → least share for its next one
     deferred: set[str] = field(default_factory=set)
+    to_resume: tuple[str, float] | None = None  # (candidate, seconds): the starved leader to train on next
 
     def __len__(self) -> int:
         return len(self.queue)
+
+    def __bool__(self) -> bool:
+        return bool(self.queue) or self.to_resume is not None
 
     def take(self, n: int) -> list[Candidate]:
         """The next ``n`` candidates (fewer when fewer are left), removed from the queue."""
@@ -70,12 +76,25 @@ class Schedule:
             return default
         return max(default, min(least, MAX_FRACTION * budget.remaining()))
 
-    def record(self, *, family: str, score: float | None, fit_seconds: float, starved: bool, best: float) -> None:
-        """Learn from a finished candidate: ``starved`` when the time limit ended most of its fold models."""
+    def take_resume(self, budget: Budget) -> tuple[str, float] | None:
+        """The starved leader to train on before the next candidate, with its time share (None: none)."""
+        if self.to_resume is None:
+            return None
+        (name, seconds), self.to_resume = self.to_resume, None
+        if budget.spent():  # a resume that cannot train would be recorded, and offered, again and again
+            return None
+        return name, min(seconds, MAX_FRACTION * budget.remaining())
+
+    def record(self, *, name: str, family: str, score: float | None, fit_seconds: float, starved: bool,
+               best: float, resumable: bool = False) -> None:
+        """Learn from a finished (or resumed) candidate: ``starved`` when the time limit ended most of its
+        fold models; ``resumable`` when its fold models can train on from where they stopped."""
         if score is None or not starved:
             return
         gap = self.gap(score, best)
-        if gap == 0.0:
+        if gap == 0.0 and resumable:
+            self.to_resume = (name, GROWTH * fit_seconds)
+        elif gap == 0.0:
             self.min_seconds[family] = max(self.min_seconds.get(family, 0.0), GROWTH * fit_seconds)
         elif gap > BEHIND_GAP and family not in self.deferred:
             log.info("%s ran out of time %.0f%% behind the best model: its family's other candidates run last",

@@ -25,7 +25,7 @@ from mlpilot.engine.budget import Budget, memory_allows, return_free_heap
 from mlpilot.engine.ensemble import drop_marginal_members, greedy_ensemble
 from mlpilot.engine.executor import Executor, LocalExecutor, PendingBag, SharedData
 from mlpilot.engine.metrics import Metric, default_metric, get_metric
-from mlpilot.engine.oof import BagResult, covered_rows
+from mlpilot.engine.oof import BagResult, covered_rows, resume_bagged
 from mlpilot.engine.progress import ProgressCallback, ProgressEvent, no_progress
 from mlpilot.engine.splits import choose_n_folds, holdout_split, kfold_splits
 from mlpilot.errors import ConfigError
@@ -260,8 +260,29 @@ def _search(
                                best_score=best[0] if best else None, n_done=offset + n_done,
                                n_total=offset + len(candidates), **extra))
 
+    # Training on from where a model stopped needs its fold models here, with the table.
+    can_resume = isinstance(executor, LocalExecutor)
+
+    def finished(result: CandidateResult, n_done: int, *, message: str = "") -> None:
+        if result.status == "ok":
+            on_candidate(result)
+            _release_weaker_models(results, metric)
+            best[:] = [max([*best, result.score], key=metric.oriented)]
+            schedule.record(name=result.name, family=result.family, score=result.score,
+                            fit_seconds=result.fit_time, starved=2 * result.n_folds_cut >= result.n_folds,
+                            best=best[0], resumable=can_resume and get_model_class(result.family).resumable)
+        return_free_heap()  # the fit's buffers (and any released models) are free now
+        event("model_done" if result.status == "ok" else "model_skipped", result, n_done,
+              score=result.score, message=message or result.reason)
+
     schedule = Schedule(deque(candidates), metric=metric, constant=constant)
     while schedule:
+        leader = schedule.take_resume(budget)
+        if leader is not None:
+            resumed = _resume_candidate(results, *leader, splits=splits, X=X, y=y, metric=metric, budget=budget)
+            if resumed:
+                finished(resumed[0], len(results) - offset, message=resumed[1])
+            continue
         batch = schedule.take(at_once)
         started = []
         for j, cand in enumerate(batch):
@@ -282,16 +303,7 @@ def _search(
                                                         n_classes=n_classes, executor=executor)))
         for i, result, pending in started:
             _finish_candidate(result, pending, y, metric=metric)
-            if result.status == "ok":
-                on_candidate(result)
-                _release_weaker_models(results, metric)
-                if not best or metric.is_better(result.score, best[0]):
-                    best[:] = [result.score]
-                schedule.record(family=result.family, score=result.score, fit_seconds=result.fit_time,
-                                starved=2 * result.n_folds_cut >= result.n_folds, best=best[0])
-            return_free_heap()  # the fit's buffers (and any released models) are free now
-            event("model_done" if result.status == "ok" else "model_skipped", result, i + 1,
-                  score=result.score, message=result.reason)
+            finished(result, i + 1)
     if not any(r.status == "ok" for r in results):
         if budget.stopped:
             raise ConfigError("The search was stopped before any model finished; train again and stop later.")
@@ -342,7 +354,7 @@ def _release_weaker_models(results: list[CandidateResult], metric: Metric) -> No
 def _skip_reason(cand: Candidate, X: pd.DataFrame, budget: Budget) -> str:
     if budget.stopped:
         return "the search was stopped early"
-    if budget.limited and budget.remaining() < 1.0:
+    if budget.spent():
         return "no time left in the budget"
     cls = get_model_class(cand.family)
     need = cls.estimate_memory(len(X), X.shape[1], cand.params)
@@ -394,6 +406,27 @@ def _finish_candidate(result: CandidateResult, pending: PendingBag, y: np.ndarra
     result.predict_seconds_per_1k = bag.predict_seconds_per_1k
     result.status, result.bag = "ok", bag
     result.add_cut_folds(bag.n_folds_cut)
+
+
+def _resume_candidate(results: list[CandidateResult], name: str, share: float, *, splits: list, X: pd.DataFrame,
+                      y: np.ndarray, metric: Metric, budget: Budget) -> tuple[CandidateResult, str] | None:
+    """Train candidate ``name``'s cut-short fold models on (more rounds on the same folds) within
+    ``share`` seconds and score it again: (its result, a note for the log); None when its fold models
+    are no longer in memory."""
+    result = next(r for r in results if r.name == name)
+    if result.bag is None or len(result.bag.models) != result.n_folds:
+        return None
+    bag = resume_bagged(result.bag, X, y, splits, time_share=share, budget=budget)
+    result.bag = bag
+    result.fit_time += bag.fit_time
+    result.fold_iterations = [m.n_iterations_ for m in bag.models if m.n_iterations_]
+    result.predict_seconds_per_1k = bag.predict_seconds_per_1k
+    covered = covered_rows(bag.oof, len(y))
+    result.score = metric(y[covered], bag.oof[covered])
+    result.n_folds_cut, result.reason = 0, ""
+    result.add_cut_folds(bag.n_folds_cut)
+    note = f"trained on for {bag.fit_time:.1f} s"
+    return result, f"{note}; {result.reason}" if result.reason else note
 
 
 def build_ensemble(results: list[CandidateResult], y: np.ndarray, metric: Metric):

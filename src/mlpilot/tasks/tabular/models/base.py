@@ -53,6 +53,8 @@ class TabularModel:
     # True when the family trains round by round and, given a time limit, stops at the first round
     # boundary past it: a fit that ends after its deadline was then cut short, not finished.
     stops_at_deadline: ClassVar[bool] = False
+    # True when :meth:`resume` can go on training a fitted model (more boosting rounds) from where it stopped.
+    resumable: ClassVar[bool] = False
     # The params a family accepts, with their defaults; None leaves params unchecked.
     default_params: ClassVar[dict[str, Any] | None] = None
 
@@ -76,6 +78,7 @@ class TabularModel:
         self.oob_predictions_: np.ndarray | None = None  # set by ``out_of_bag`` families when asked
         # The last fit ended because its time limit ran out, before early stopping or its round cap.
         self.hit_time_limit_ = False
+        self._resuming = False  # set while :meth:`resume` runs ``_fit``: go on from the fitted model
 
     # ----------------------------------------------------------------- public template methods
     def fit(
@@ -93,9 +96,29 @@ class TabularModel:
         deadline = None if time_limit is None else start + max(time_limit, 0.0)
         self._fit(X, y, X_val=X_val, y_val=y_val, deadline=deadline)
         end = time.perf_counter()
-        self.fit_time_ = end - start
+        earlier = (self.fit_time_ or 0.0) if self._resuming else 0.0
+        self.fit_time_ = earlier + end - start
         self.hit_time_limit_ = self.stops_at_deadline and deadline is not None and end >= deadline
         return self
+
+    def resume(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        *,
+        X_val: pd.DataFrame | None = None,
+        y_val: np.ndarray | None = None,
+        time_limit: float | None = None,
+    ) -> TabularModel:
+        """Go on training a fitted model on the same rows (a ``resumable`` family: more boosting rounds
+        from the last one kept), early stopping on ``X_val, y_val`` again, within ``time_limit``."""
+        if not self.resumable:
+            raise NotImplementedError(f"{self.name} cannot resume training")
+        self._resuming = True
+        try:
+            return self.fit(X, y, X_val=X_val, y_val=y_val, time_limit=time_limit)
+        finally:
+            self._resuming = False
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Probabilities ``(n, n_classes)`` for classification, values ``(n,)`` for regression."""

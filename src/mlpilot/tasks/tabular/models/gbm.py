@@ -56,7 +56,13 @@ class _GBMBase(TabularModel):
 
     can_explain: ClassVar[bool] = True
     stops_at_deadline: ClassVar[bool] = True
+    resumable: ClassVar[bool] = True
     _meta_file: ClassVar[str] = "columns.json"
+
+    def _rounds_left(self, p: dict[str, Any]) -> int:
+        """Rounds this fit may add: the cap, less the rounds kept so far when resuming."""
+        done = (self.n_iterations_ or 0) if self._resuming else 0
+        return max(int(p["n_estimators"]) - done, 0)
 
     def _remember_columns(self, X: pd.DataFrame) -> None:
         self.features_: list[str] = [str(c) for c in X.columns]
@@ -183,7 +189,8 @@ class LightGBMModel(_GBMBase):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # LightGBM warns about pandas categories it handles fine
             booster = lgb.train(
-                params, train, num_boost_round=int(p["n_estimators"]), valid_sets=valid, callbacks=[stopper]
+                params, train, num_boost_round=self._rounds_left(p), valid_sets=valid, callbacks=[stopper],
+                init_model=self.booster_ if self._resuming else None,
             )
         best = booster.best_iteration or booster.current_iteration()
         # Drop the rounds after the best one so predict, save and SHAP all agree on one model.
@@ -300,11 +307,12 @@ class XGBoostModel(_GBMBase):
         booster = xgb.train(
             self._library_params(p, n_threads=threads_for(X, self.n_threads)),
             dtrain,
-            num_boost_round=int(p["n_estimators"]),
+            num_boost_round=self._rounds_left(p),
             evals=evals,
             early_stopping_rounds=patience,
             callbacks=callbacks,
             verbose_eval=False,
+            xgb_model=self.booster_ if self._resuming else None,
         )
         total = booster.num_boosted_rounds()
         # best_iteration is unset when the deadline stops training before early stopping records one.
@@ -399,7 +407,7 @@ class CatBoostModel(_GBMBase):
         if params["grow_policy"] == "SymmetricTree":
             params.pop("min_data_in_leaf")  # CatBoost rejects it for symmetric trees
         params.update(
-            iterations=int(p["n_estimators"]),
+            iterations=max(self._rounds_left(p), 1),
             random_seed=self.seed,
             thread_count=self.n_threads,
             logging_level="Silent",
@@ -429,7 +437,8 @@ class CatBoostModel(_GBMBase):
         model = self._estimator(p, validated=X_val is not None)
         eval_set = None if X_val is None else self._pool(X_val, y_val)
         callbacks = None if deadline is None else [_CatBoostDeadline(deadline)]
-        model.fit(self._pool(X, y), eval_set=eval_set, callbacks=callbacks)
+        model.fit(self._pool(X, y), eval_set=eval_set, callbacks=callbacks,
+                  init_model=self.model_ if self._resuming else None)
         # The fitted object keeps CatBoost's training state (about 7 MB per fold model on a 7k-row table,
         # catboost/catboost#2827); its copy holds the trees only, and a run keeps dozens of fold models.
         self.model_ = model.copy()
