@@ -16,7 +16,6 @@ import psutil
 
 from mlpilot.errors import ConfigError
 
-
 # No model starts with less than this left of the search's budget.
 MIN_MODEL_SECONDS = 1.0
 
