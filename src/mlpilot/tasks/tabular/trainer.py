@@ -89,6 +89,15 @@ class CandidateResult:
             return None
         return get_model_class(self.family).load_folds(self.saved_to, self.n_folds, n_threads=n_threads)
 
+    def take_bag(self, bag: BagResult, y: np.ndarray, metric: Metric) -> None:
+        """Hold a complete ``bag`` (a first fit, or fold models trained on) and score it out of fold."""
+        covered = covered_rows(bag.oof, len(y))
+        self.bag, self.score = bag, metric(y[covered], bag.oof[covered])
+        self.fold_iterations = [m.n_iterations_ for m in bag.models if m.n_iterations_]
+        self.predict_seconds_per_1k = bag.predict_seconds_per_1k
+        self.n_folds_cut, self.reason = 0, ""
+        self.add_cut_folds(bag.n_folds_cut)
+
     def add_cut_folds(self, n_cut: int) -> None:
         """Count fold models the time limit ended (``n_folds`` already includes them) and say so."""
         self.n_folds_cut += n_cut
@@ -396,16 +405,12 @@ def _finish_candidate(result: CandidateResult, pending: PendingBag, y: np.ndarra
         result.fit_time = time.perf_counter() - t0
         return
     result.fit_time, result.n_folds = bag.fit_time, bag.n_folds_done
-    result.fold_iterations = [m.n_iterations_ for m in bag.models if m.n_iterations_]
     if not bag.complete:
         result.status = "skipped"
         result.reason = bag.stopped_reason or "did not finish"
         return
-    covered = covered_rows(bag.oof, len(y))
-    result.score = metric(y[covered], bag.oof[covered])
-    result.predict_seconds_per_1k = bag.predict_seconds_per_1k
-    result.status, result.bag = "ok", bag
-    result.add_cut_folds(bag.n_folds_cut)
+    result.status = "ok"
+    result.take_bag(bag, y, metric)
 
 
 def _resume_candidate(results: list[CandidateResult], name: str, share: float, *, splits: list, X: pd.DataFrame,
@@ -417,14 +422,8 @@ def _resume_candidate(results: list[CandidateResult], name: str, share: float, *
     if result.bag is None or len(result.bag.models) != result.n_folds:
         return None
     bag = resume_bagged(result.bag, X, y, splits, time_share=share, budget=budget)
-    result.bag = bag
     result.fit_time += bag.fit_time
-    result.fold_iterations = [m.n_iterations_ for m in bag.models if m.n_iterations_]
-    result.predict_seconds_per_1k = bag.predict_seconds_per_1k
-    covered = covered_rows(bag.oof, len(y))
-    result.score = metric(y[covered], bag.oof[covered])
-    result.n_folds_cut, result.reason = 0, ""
-    result.add_cut_folds(bag.n_folds_cut)
+    result.take_bag(bag, y, metric)
     note = f"trained on for {bag.fit_time:.1f} s"
     return result, f"{note}; {result.reason}" if result.reason else note
 
