@@ -40,35 +40,39 @@ def repeat_bagging(
     progress: ProgressCallback,
     on_candidate: Callable[[object], None],
 ) -> int:
-    """Add bag sets to ``members`` (best first) while time allows; returns the number of sets added."""
+    """Add bag sets to ``members`` (best first) while time allows; returns the number of sets added.
+
+    A member whose next set does not fit in the time left gets no more sets, but the cheaper members
+    after it still do. The time left only shrinks, so every member still taking sets has had the same
+    number of them.
+    """
     added = 0
+    done: set[str] = set()  # members that cannot take another set
     for set_index in range(1, config.bag_sets):
         splits = make_splits(config.seed + set_index)
         for result in members:
-            if result.out_of_bag:  # one model on all rows already: no folds to redraw
+            if budget.spent():
+                return added
+            if result.name in done or result.out_of_bag:  # out of bag: one model on all rows, no folds
+                continue
+            last_set_time = result.fit_time / set_index
+            if budget.remaining() < _SAFETY * last_set_time:
+                done.add(result.name)
                 continue
             models = result.fold_models(n_threads=config.threads)
             if models is None:  # released, and nowhere to read them back from
+                done.add(result.name)
                 continue
             result.bag.models = models
-            last_set_time = result.fit_time / set_index
-            if budget.remaining() < _SAFETY * last_set_time:
-                return added
             make_model: Callable[[], TabularModel] = partial(
                 get_model_class(result.family), problem_type=problem_type, n_classes=n_classes,
                 params=result.params, seed=config.seed + set_index, n_threads=config.threads,
             )
             bag = fit_bagged(make_model, X, y, splits, time_share=_SAFETY * last_set_time, budget=budget)
-            if not bag.complete:
-                return added
-            result.bag.oof = (result.bag.oof * set_index + bag.oof) / (set_index + 1)
-            result.bag.models.extend(bag.models)
-            result.fold_iterations += [m.n_iterations_ for m in bag.models if m.n_iterations_]
-            result.bag.predict_seconds_per_1k += bag.predict_seconds_per_1k
-            result.fit_time += bag.fit_time
-            result.n_folds += bag.n_folds_done
-            result.add_cut_folds(bag.n_folds_cut)
-            result.score = metric(y, result.bag.oof)
+            if not bag.complete:  # slower than its last set: its share ran out
+                done.add(result.name)
+                continue
+            result.add_bag_set(bag, sets_before=set_index, y=y, metric=metric)
             on_candidate(result)
             added += 1
             progress(ProgressEvent("model_done", budget.elapsed(), max(budget.remaining_total(), 0.0),

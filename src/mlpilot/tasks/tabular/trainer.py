@@ -98,6 +98,18 @@ class CandidateResult:
         self.n_folds_cut, self.reason = 0, ""
         self.add_cut_folds(bag.n_folds_cut)
 
+    def add_bag_set(self, bag: BagResult, *, sets_before: int, y: np.ndarray, metric: Metric) -> None:
+        """Join a complete bag set fitted on new folds: its out-of-fold predictions are averaged with
+        the ``sets_before`` earlier sets', and its fold models join the member's."""
+        self.bag.oof = (self.bag.oof * sets_before + bag.oof) / (sets_before + 1)
+        self.bag.models.extend(bag.models)
+        self.fold_iterations += [m.n_iterations_ for m in bag.models if m.n_iterations_]
+        self.bag.predict_seconds_per_1k += bag.predict_seconds_per_1k
+        self.fit_time += bag.fit_time
+        self.n_folds += bag.n_folds_done
+        self.add_cut_folds(bag.n_folds_cut)
+        self.score = metric(y, self.bag.oof)
+
     def add_cut_folds(self, n_cut: int) -> None:
         """Count fold models the time limit ended (``n_folds`` already includes them) and say so."""
         self.n_folds_cut += n_cut
