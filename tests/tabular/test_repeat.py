@@ -50,12 +50,14 @@ def test_a_member_too_slow_for_another_set_does_not_stop_the_cheaper_ones(table)
     make_splits = partial(kfold_splits, y, n_folds=3, stratified=True)
     slow, cheap = (_member(name, X, y, make_splits(seed=0)) for name in ("Slow", "Cheap"))
     slow.fit_time = 1000.0  # its next set cannot fit in the minute left
-    slow_oof = slow.bag.oof.copy()
+    slow_oof, one_set_cost = slow.bag.oof.copy(), cheap.predict_seconds_per_1k
     added = _repeat([slow, cheap], X, y, make_splits, Budget(60.0))
     assert added == 2
     assert (slow.n_folds, len(slow.bag.models)) == (3, 3)
     np.testing.assert_array_equal(slow.bag.oof, slow_oof)
     assert (cheap.n_folds, len(cheap.bag.models)) == (9, 9)
+    # the leaderboard's predict cost counts the fold models of all three sets
+    assert cheap.predict_seconds_per_1k == cheap.bag.predict_seconds_per_1k > one_set_cost
     assert np.isfinite(cheap.bag.oof).all()
 
 

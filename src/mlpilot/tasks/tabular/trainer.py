@@ -105,6 +105,7 @@ class CandidateResult:
         self.bag.models.extend(bag.models)
         self.fold_iterations += [m.n_iterations_ for m in bag.models if m.n_iterations_]
         self.bag.predict_seconds_per_1k += bag.predict_seconds_per_1k
+        self.predict_seconds_per_1k = self.bag.predict_seconds_per_1k  # every prediction runs every set
         self.fit_time += bag.fit_time
         self.n_folds += bag.n_folds_done
         self.add_cut_folds(bag.n_folds_cut)
