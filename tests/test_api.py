@@ -285,3 +285,31 @@ def test_importing_a_deep_learning_task_does_not_load_the_tabular_stack():
             "print(sorted({'lightgbm', 'xgboost', 'catboost', 'mlpilot.api'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_ensembles_predict_time_is_timed_on_the_finished_models(churn_split, tmp_path, monkeypatch):
+    from mlpilot.tasks.tabular import task
+
+    timed = []
+
+    def timing(outcome, features, members, *, budget):
+        timed.append((len(features), [name for name, _, _ in members]))
+        return 0.123  # seconds per 1k rows
+
+    monkeypatch.setattr(task, "_timed_predict_seconds_per_1k", timing)
+    train, _ = churn_split
+    model = mlpilot.fit(train, target="churn", families=["lightgbm", "linear"], n_folds=3, path=tmp_path / "timed")
+    assert timed == [(len(train), [name for name, _, _ in model.members])]
+    assert model.leaderboard().iloc[0]["predict_ms_per_1k"] == 123.0
+
+
+def test_predict_timing_is_skipped_when_it_would_not_fit_in_the_time_left(churn_split):
+    from types import SimpleNamespace
+
+    from mlpilot.engine.budget import Budget
+    from mlpilot.tasks.tabular.task import _timed_predict_seconds_per_1k
+
+    train, _ = churn_split
+    slow = SimpleNamespace(members=[SimpleNamespace(predict_seconds_per_1k=30.0)])  # 30 s on 1,000 rows
+    assert _timed_predict_seconds_per_1k(slow, train, [], budget=Budget(10.0)) is None
+    assert _timed_predict_seconds_per_1k(slow, None, [], budget=Budget(None)) is None

@@ -23,7 +23,7 @@ from mlpilot.tasks.tabular.config import TabularConfig
 from mlpilot.tasks.tabular.explain import Member, explain_rows, explainable_members, explanation_units
 from mlpilot.tasks.tabular.inference import DataReport, prepare_training_data
 from mlpilot.tasks.tabular.io import check_fits_in_memory, is_dask_frame, parquet_files, read_table
-from mlpilot.tasks.tabular.models.base import MULTICLASS
+from mlpilot.tasks.tabular.models.base import MULTICLASS, predict_bag
 from mlpilot.tasks.tabular.predictor import TabularPredictor
 from mlpilot.tasks.tabular.refit import REFIT_RESERVE
 from mlpilot.tasks.tabular.run_dir import finish_run, save_candidate
@@ -35,6 +35,8 @@ IMPORTANCE_ROWS = 500
 # ensemble of 5 folds each on the 7k-row churn table; it is skipped when less than this is left.
 IMPORTANCE_MIN_SECONDS = 2.0
 IMPORTANCE_CHUNK = 100
+# The finished ensemble's prediction time is timed on this many training rows (the model card's figure).
+PREDICT_TIMING_ROWS = 1000
 # What a search hands back: the outcome, the data report, and the training features (None when the
 # table never sat in memory, i.e. out-of-core training).
 Searched = tuple[SearchOutcome, DataReport, pd.DataFrame | None]
@@ -87,6 +89,7 @@ def fit_tabular(
              float(w))
             for m, w in zip(outcome.members, outcome.weights, strict=True)
         ]
+        outcome.predict_seconds_per_1k = _timed_predict_seconds_per_1k(outcome, features, members, budget=budget)
         explainer = outcome.explainer
         explainer_member = (explainer.name, explainer.fold_models(), 0.0) if explainer else None
         importance = _importance_in_budget(outcome, features, explainable_members(members, explainer_member),
@@ -108,6 +111,25 @@ def _release_non_members(outcome: SearchOutcome) -> None:
         if result.name not in keep and result.bag is not None:  # a failed or skipped candidate has no bag
             result.bag.models = []
     return_free_heap()
+
+
+def _timed_predict_seconds_per_1k(
+    outcome: SearchOutcome, features: pd.DataFrame | None, members: list[Member], *, budget: Budget
+) -> float | None:
+    """Seconds per 1,000 rows the finished ensemble takes to predict a batch, the feature pipeline
+    included, timed on up to ``PREDICT_TIMING_ROWS`` training rows. None without an in-memory table,
+    or when the members' own estimate says the timing would not fit in the time left."""
+    if features is None or len(features) == 0:
+        return None
+    rows = features.iloc[:PREDICT_TIMING_ROWS]
+    estimate = sum(m.predict_seconds_per_1k or 0.0 for m in outcome.members) * len(rows) / 1000
+    if budget.limited and budget.remaining_total() < estimate + IMPORTANCE_MIN_SECONDS:
+        return None
+    start = time.perf_counter()
+    X = outcome.pipeline.transform(rows)
+    for _, models, _ in members:
+        predict_bag(models, X)
+    return (time.perf_counter() - start) / len(rows) * 1000
 
 
 def _importance_in_budget(

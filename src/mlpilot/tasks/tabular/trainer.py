@@ -155,6 +155,8 @@ class SearchOutcome:
     oof_rows: np.ndarray | None = field(default=None, repr=False)  # positions in the training table
     oof_y: np.ndarray | None = field(default=None, repr=False)
     oof_raw: np.ndarray | None = field(default=None, repr=False)
+    # The finished ensemble's prediction time, timed on training rows after the fit (None: not timed).
+    predict_seconds_per_1k: float | None = None
 
 
 def encode_target(y: pd.Series, problem_type: str) -> tuple[np.ndarray, list[Any]]:
