@@ -28,7 +28,12 @@ from mlpilot.tasks.tabular.features import FeaturePipeline
 from mlpilot.tasks.tabular.inference import DataReport
 from mlpilot.tasks.tabular.models import MODEL_FAMILIES, get_model_class
 from mlpilot.tasks.tabular.models.base import TabularModel
-from mlpilot.tasks.tabular.trainer import ENSEMBLE_NAME, CandidateResult, SearchOutcome
+from mlpilot.tasks.tabular.trainer import (
+    ENSEMBLE_NAME,
+    CandidateResult,
+    SearchOutcome,
+    estimated_predict_seconds_per_1k,
+)
 
 KIND = "tabular"
 OOF_FILE = "validation/oof.npz"
@@ -156,7 +161,9 @@ def leaderboard_rows(outcome: SearchOutcome) -> list[dict[str, Any]]:
             "family": "ensemble",
             "score_val": outcome.ensemble_score,
             "fit_time_s": round(sum(m.fit_time for m in outcome.members), 3),
-            "predict_ms_per_1k": round(1000 * _ensemble_predict_seconds_per_1k(outcome), 2),
+            "predict_ms_per_1k": round(1000 * (estimated_predict_seconds_per_1k(outcome.members)
+                                               if outcome.predict_seconds_per_1k is None
+                                               else outcome.predict_seconds_per_1k), 2),
             "n_folds": outcome.n_folds,
             "status": "ok",
             "reason": " + ".join(f"{w:.2f}×{m.name}" for m, w in zip(outcome.members, outcome.weights, strict=True)),
@@ -198,11 +205,3 @@ def _load_entry(run: Path, entry: dict[str, Any], n_threads: int) -> tuple[str, 
         return entry["name"], [cls.load(base / "full", n_threads=n_threads)], float(entry["weight"])
     models = cls.load_folds(base, int(entry["n_folds"]), n_threads=n_threads)
     return entry["name"], models, float(entry["weight"])
-
-
-def _ensemble_predict_seconds_per_1k(outcome: SearchOutcome) -> float:
-    """Timed on the finished ensemble when it was; else the members' estimates from their validation
-    predictions (which run each fold model on its own rows, so they overstate a batch prediction)."""
-    if outcome.predict_seconds_per_1k is not None:
-        return outcome.predict_seconds_per_1k
-    return sum(m.predict_seconds_per_1k or 0.0 for m in outcome.members)

@@ -27,7 +27,12 @@ from mlpilot.tasks.tabular.models.base import MULTICLASS, predict_bag
 from mlpilot.tasks.tabular.predictor import TabularPredictor
 from mlpilot.tasks.tabular.refit import REFIT_RESERVE
 from mlpilot.tasks.tabular.run_dir import finish_run, save_candidate
-from mlpilot.tasks.tabular.trainer import CandidateResult, SearchOutcome, run_search
+from mlpilot.tasks.tabular.trainer import (
+    CandidateResult,
+    SearchOutcome,
+    estimated_predict_seconds_per_1k,
+    run_search,
+)
 
 log = logging.getLogger("mlpilot")
 IMPORTANCE_ROWS = 500
@@ -122,7 +127,7 @@ def _timed_predict_seconds_per_1k(
     if features is None or len(features) == 0:
         return None
     rows = features.iloc[:PREDICT_TIMING_ROWS]
-    estimate = sum(m.predict_seconds_per_1k or 0.0 for m in outcome.members) * len(rows) / 1000
+    estimate = estimated_predict_seconds_per_1k(outcome.members) * len(rows) / 1000
     if budget.limited and budget.remaining_total() < estimate + IMPORTANCE_MIN_SECONDS:
         return None
     start = time.perf_counter()

@@ -159,6 +159,12 @@ class SearchOutcome:
     predict_seconds_per_1k: float | None = None
 
 
+def estimated_predict_seconds_per_1k(members: list[CandidateResult]) -> float:
+    """An ensemble's prediction time from its members' estimates, which come from their validation
+    predictions (each fold model on its own rows, so they overstate a batch prediction)."""
+    return sum(m.predict_seconds_per_1k or 0.0 for m in members)
+
+
 def encode_target(y: pd.Series, problem_type: str) -> tuple[np.ndarray, list[Any]]:
     """Class codes 0..k-1 (classes sorted as in the data) or float values."""
     if problem_type == REGRESSION:
