@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import time
 from pathlib import Path
@@ -503,3 +504,25 @@ def test_fitted_catboost_models_hold_their_trees_only() -> None:
     assert all(m.n_iterations_ > 100 for m in kept)
     # Measured: about 9 MB for the copies, about 40 MB for the objects fit returns.
     assert grown_mb < 20, f"8 fitted CatBoost models added {grown_mb:.0f} MB"
+
+
+@pytest.mark.parametrize("key", ["lightgbm", "xgboost"])
+def test_boosted_trees_predict_on_all_threads_once_the_work_pays_for_them(
+    key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Work is rows x trees: a single row stays on one thread (serving latency); 200 rows through a
+    # 3-class model's trees use both, although 200 rows is far below the network's row threshold.
+    model = fitted(key, MULTICLASS)
+    threads_used: list[int] = []
+    if key == "lightgbm":
+        assert model.booster_.num_trees() >= 60
+        predict = model.booster_.predict
+        monkeypatch.setattr(model.booster_, "predict",
+                            lambda data, **kw: threads_used.append(kw["num_threads"]) or predict(data, **kw))
+    for rows in (1, 200):
+        model.predict(TEST.iloc[:rows])
+        if key == "xgboost":
+            assert model.booster_.num_boosted_rounds() * 3 >= 60
+            config = json.loads(model.booster_.save_config())
+            threads_used.append(int(config["learner"]["generic_param"]["nthread"]))
+    assert threads_used == [1, 2]

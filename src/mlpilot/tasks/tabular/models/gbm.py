@@ -25,8 +25,8 @@ _MB = 1 << 20
 _SMALL_DATA_CELLS = 100_000
 
 
-# Prediction work grows with rows x trees, and a prediction call pays the threads' start once, not
-# every boosting round: from this many rows up, predictions use all of a model's threads.
+# A prediction call pays the threads' start once: from this many rows up, the neural network predicts
+# on all of a model's threads (the boosted trees decide by rows x trees, below).
 _PARALLEL_PREDICT_ROWS = 1_000
 
 
@@ -35,9 +35,20 @@ def threads_for(X: pd.DataFrame, n_threads: int) -> int:
     return 1 if X.shape[0] * max(X.shape[1], 1) < _SMALL_DATA_CELLS else max(1, n_threads)
 
 
+# A boosted-tree prediction's work is rows x trees, and a second thread halves it from about this much
+# work up (about a millisecond on one thread; measured with LightGBM and XGBoost on 2 cores, where a
+# second thread never cost more than 2% below it). A 4-class model of 700 rounds has 2,800 trees.
+_PARALLEL_TREE_WORK = 10_000
+
+
 def predict_threads(n_rows: int, n_threads: int) -> int:
     """The thread count worth using to predict ``n_rows`` rows."""
     return max(1, n_threads) if n_rows >= _PARALLEL_PREDICT_ROWS else 1
+
+
+def tree_predict_threads(n_rows: int, n_trees: int, n_threads: int) -> int:
+    """The thread count worth using to predict ``n_rows`` rows through ``n_trees`` trees."""
+    return max(1, n_threads) if n_rows * n_trees >= _PARALLEL_TREE_WORK else 1
 
 
 def early_stopping_patience(learning_rate: float, *, override: int | None) -> int:
@@ -201,7 +212,8 @@ class LightGBMModel(_GBMBase):
         return self._aligned(X)
 
     def _predict(self, native: pd.DataFrame) -> np.ndarray:
-        return self.booster_.predict(native, num_threads=predict_threads(len(native), self.n_threads))
+        threads = tree_predict_threads(len(native), self.booster_.num_trees(), self.n_threads)
+        return self.booster_.predict(native, num_threads=threads)
 
     def _contributions(self, X: pd.DataFrame) -> np.ndarray:
         threads = threads_for(X, self.n_threads)
@@ -322,10 +334,15 @@ class XGBoostModel(_GBMBase):
         self.n_iterations_ = int(best)
 
     def native_input(self, X: pd.DataFrame) -> Any:
-        return self._matrix(X, threads=predict_threads(len(X), self.n_threads))
+        return self._matrix(X, threads=tree_predict_threads(len(X), self._n_trees(), self.n_threads))
+
+    def _n_trees(self) -> int:
+        # One tree per class a round for multiclass, one a round otherwise.
+        per_round = self.n_classes if self.problem_type == "multiclass" else 1
+        return self.booster_.num_boosted_rounds() * per_round
 
     def _predict(self, native: Any) -> np.ndarray:
-        threads = predict_threads(native.num_row(), self.n_threads)
+        threads = tree_predict_threads(native.num_row(), self._n_trees(), self.n_threads)
         # The booster keeps the thread count it was trained or loaded with (however it was built).
         if threads != getattr(self, "_predict_threads", None):
             self.booster_.set_param("nthread", threads)
