@@ -3,6 +3,7 @@ import time
 import numpy as np
 import pytest
 
+from mlpilot.engine import oof
 from mlpilot.engine.budget import Budget
 from mlpilot.engine.oof import fit_bagged, resume_bagged
 from mlpilot.engine.splits import kfold_splits
@@ -128,3 +129,25 @@ def test_a_resumed_bag_stays_complete_when_the_budget_is_gone():
     assert resumed.complete and resumed.n_folds_cut == 4
     assert np.array_equal(resumed.oof, bag.oof)
     assert all(model.resumed_with == [] for model in resumed.models)
+
+
+def test_a_model_that_cannot_stop_at_its_limit_is_abandoned_after_one_fold(monkeypatch):
+    monkeypatch.setattr(oof, "MIN_FOLD_SECONDS", 0.1)
+    y = np.arange(40, dtype=float)
+    splits = kfold_splits(y, n_folds=4, stratified=False, seed=0)
+    # Each fold's limit is 0.1 s; a fold of 0.3 s that was not cut there is a model that ignores its
+    # limit, and three more such folds would take the time of the candidates after it.
+    ignores = fit_bagged(lambda: MeanModel(sleep=0.3), y.reshape(-1, 1), y, splits, time_share=0.4,
+                         budget=Budget(100.0))
+    assert ignores.n_folds_done == 1 and not ignores.complete
+    assert "abandoned after 1 of 4 folds" in ignores.stopped_reason
+    # Within twice its limit, or cut there (a round-by-round learner's overhead), the bag goes on.
+    slow = fit_bagged(lambda: MeanModel(sleep=0.14), y.reshape(-1, 1), y, splits, time_share=0.4,
+                      budget=Budget(100.0))
+    assert slow.complete
+
+    class CutLate(CutShortModel):
+        def __init__(self):
+            super().__init__(sleep=0.3)
+
+    assert fit_bagged(CutLate, y.reshape(-1, 1), y, splits, time_share=0.4, budget=Budget(100.0)).complete

@@ -526,3 +526,14 @@ def test_boosted_trees_predict_on_all_threads_once_the_work_pays_for_them(
             config = json.loads(model.booster_.save_config())
             threads_used.append(int(config["learner"]["generic_param"]["nthread"]))
     assert threads_used == [1, 2]
+
+
+def test_xgboost_reads_an_all_numeric_frame_as_one_array_with_the_same_values() -> None:
+    import xgboost as xgb
+
+    numeric = TRAIN.drop(columns=["c1", "c2"])
+    model = new_model("xgboost", REGRESSION).fit(numeric, TRAIN_Y[REGRESSION])
+    test = TEST.drop(columns=["c1", "c2"])
+    from_frame = model.booster_.predict(xgb.DMatrix(test, enable_categorical=True))
+    np.testing.assert_allclose(model.predict(test), from_frame, rtol=1e-6)
+    assert model.booster_.feature_names == list(numeric.columns)

@@ -23,6 +23,10 @@ from mlpilot.engine.splits import Split
 MIN_FOLD_SECONDS = 0.5
 # No fold starts with less than this left of the whole run's budget.
 MIN_START_SECONDS = 0.1
+# A model whose fold ran past this many times the fold's time limit without being cut there (a solver
+# that cannot stop, like a linear model's on a wide table) would do the same on every fold: it is
+# abandoned after that fold instead of taking the time of the candidates after it.
+MAX_OVERSHOOT = 2.0
 # Rows predicted to time a model validated out of bag (its validation needs no predict call).
 OOB_TIMING_ROWS = 1000
 
@@ -104,6 +108,7 @@ def fit_bagged(
     """Fit ``make_model()`` once per split; each fold predicts its own validation rows."""
     result = BagResult(n_folds=len(splits))
     start = time.perf_counter()
+    ignored_limit = ""  # set when the last fold ran far past its time limit without being cut there
     for i, (train_idx, val_idx) in enumerate(splits):
         folds_left = len(splits) - i
         if budget.stopped:
@@ -113,8 +118,17 @@ def fit_bagged(
         if fold_limit is not None and budget.remaining() < MIN_START_SECONDS:
             result.stopped_reason = f"time budget ran out after {i} of {len(splits)} folds"
             break
+        if ignored_limit:
+            result.stopped_reason = f"abandoned after {i} of {len(splits)} folds: {ignored_limit}"
+            break
+        fold_start = time.perf_counter()
         model, pred, predict_seconds = fit_fold(make_model, X, y, train_idx, val_idx, time_limit=fold_limit)
         result.add_fold(model, pred, val_idx, n_rows=len(y), predict_seconds=predict_seconds)
+        fold_seconds = time.perf_counter() - fold_start
+        if fold_limit is not None and fold_seconds > MAX_OVERSHOOT * fold_limit \
+                and not getattr(model, "hit_time_limit_", False):
+            ignored_limit = (f"a fold took {fold_seconds:.1f} s of its {fold_limit:.1f} s and this model "
+                             "cannot stop at its time limit")
     result.fit_time = time.perf_counter() - start
     return result
 

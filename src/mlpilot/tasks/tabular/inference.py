@@ -26,6 +26,7 @@ from mlpilot.tasks.tabular.io import (
     parse_datetimes,
     to_float,
 )
+from mlpilot.tasks.tabular.leakage import leaking_columns
 from mlpilot.tasks.tabular.models.base import BINARY, MULTICLASS, PROBLEM_TYPES, REGRESSION
 
 NUMERIC = "numeric"
@@ -47,7 +48,6 @@ ID_MIN_ROWS = 50
 MAX_REPORT_CATEGORIES = 200
 DATE_SAMPLE = 500
 LEAK_MAX_ROWS = 5000
-LEAK_THRESHOLD = 0.99
 _ID_NAME = re.compile(r"(^|[_\s.-])(id|ids|key|uuid|guid|code|index|idx|no|num|number)$|^rownames?$", re.I)
 _INT_TEXT = re.compile(r"^[+-]?\d+$")
 _LEADING_ZERO = re.compile(r"^0\d")
@@ -403,16 +403,15 @@ def _column_hash(s: pd.Series) -> np.ndarray | None:
 def infer_columns(X: pd.DataFrame) -> list[ColumnInfo]:
     """Kinds of all columns; a column equal to an earlier kept one is marked duplicate and dropped."""
     infos = [infer_column(str(name), X[name]) for name in X.columns]
-    seen: list[tuple[str, np.ndarray]] = []
+    seen: dict[bytes, str] = {}  # row hashes -> the first kept column with them (one lookup per column)
     for info in infos:
         if info.dropped:
             continue
         digest = _column_hash(X[info.name])
         if digest is None:
             continue
-        twin = next((n for n, d in seen if np.array_equal(d, digest)), None)
-        if twin is None:
-            seen.append((info.name, digest))
+        twin = seen.setdefault(digest.tobytes(), info.name)
+        if twin == info.name:
             continue
         info.kind, info.dropped = DUPLICATE, True
         info.reason = f"same values as column '{twin}'"
@@ -432,50 +431,6 @@ def _leak_feature(s: pd.Series, info: ColumnInfo) -> tuple[np.ndarray, bool]:
     if info.kind == DATETIME:
         return epoch_days(parse_datetimes(s)), False
     return to_float(s), False
-
-
-def _oof_lookup(codes: np.ndarray, y: np.ndarray, folds: list, n_classes: int) -> np.ndarray:
-    """Out-of-fold per-category class shares (or means): a perfect lookup means a leak."""
-    n_codes = int(codes.max()) + 1
-    out = np.zeros((len(y), max(n_classes, 1)))
-    for train, test in folds:
-        if n_classes:
-            table = np.zeros((n_codes, n_classes))
-            np.add.at(table, (codes[train], y[train].astype(np.int64)), 1.0)
-            prior = table.sum(axis=0) / len(train)
-            totals = table.sum(axis=1, keepdims=True)
-            table = np.where(totals > 0, table / np.maximum(totals, 1), prior)
-        else:
-            sums = np.bincount(codes[train], weights=y[train], minlength=n_codes)
-            counts = np.bincount(codes[train], minlength=n_codes)
-            table = np.where(counts > 0, sums / np.maximum(counts, 1), y[train].mean())[:, None]
-        out[test] = table[codes[test]]
-    return out
-
-
-def _oof_tree(x: np.ndarray, y: np.ndarray, folds: list, n_classes: int) -> np.ndarray:
-    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
-
-    out = np.zeros((len(y), max(n_classes, 1)))
-    for train, test in folds:
-        if n_classes:
-            tree = DecisionTreeClassifier(max_depth=6, min_samples_leaf=3, random_state=0)
-            tree.fit(x[train, None], y[train])
-            out[np.ix_(test, tree.classes_.astype(np.int64))] = tree.predict_proba(x[test, None])
-        else:
-            tree = DecisionTreeRegressor(max_depth=6, min_samples_leaf=3, random_state=0)
-            out[test, 0] = tree.fit(x[train, None], y[train]).predict(x[test, None])
-    return out
-
-
-def _leak_score(pred: np.ndarray, y: np.ndarray, problem_type: str) -> tuple[float, str]:
-    from sklearn.metrics import balanced_accuracy_score, r2_score, roc_auc_score
-
-    if problem_type == BINARY:
-        return float(roc_auc_score(y, pred[:, 1])), "AUC"
-    if problem_type == MULTICLASS:
-        return float(balanced_accuracy_score(y, pred.argmax(axis=1))), "balanced accuracy"
-    return float(r2_score(y, pred[:, 0])), "R²"
 
 
 def leakage_warnings(
@@ -499,22 +454,17 @@ def leakage_warnings(
         if n_classes < 2:
             return []
     folds = list(KFold(3, shuffle=True, random_state=seed).split(idx))
-    found = []
+    features = {}
     for info in kept:
         x, is_codes = _leak_feature(X[info.name].iloc[idx], info)
-        if not is_codes and np.isnan(x).all():
-            continue
-        pred = (_oof_lookup if is_codes else _oof_tree)(x, target, folds, n_classes)
-        try:
-            score, metric = _leak_score(pred, target, problem_type)
-        except ValueError:
-            continue
-        if score >= LEAK_THRESHOLD:
-            found.append(
-                f"Column '{info.name}' alone predicts the target almost perfectly ({metric} {score:.3f}): "
-                "check it is not derived from the target or only known after the outcome."
-            )
-    return found
+        if is_codes or not np.isnan(x).all():
+            features[info.name] = (x, is_codes)
+    return [
+        f"Column '{name}' alone predicts the target almost perfectly ({metric} {score:.3f}): "
+        "check it is not derived from the target or only known after the outcome."
+        for name, score, metric in leaking_columns(features, target, folds=folds, n_classes=n_classes,
+                                                   problem_type=problem_type)
+    ]
 
 
 # --------------------------------------------------------------------------------------- entry point
