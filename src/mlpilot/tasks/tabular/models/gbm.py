@@ -344,7 +344,7 @@ class XGBoostModel(_GBMBase):
 
     def _n_trees(self) -> int:
         # One tree per class a round for multiclass, one a round otherwise.
-        per_round = self.n_classes if self.problem_type == "multiclass" else 1
+        per_round = self.n_classes if self.problem_type == MULTICLASS else 1
         return self.booster_.num_boosted_rounds() * per_round
 
     def _predict(self, native: Any) -> np.ndarray:
