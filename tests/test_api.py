@@ -1,6 +1,7 @@
 """End-to-end behaviour of mlpilot.fit / load on small real tables."""
 
 import json
+import os
 import threading
 import time
 
@@ -227,10 +228,24 @@ def test_members_released_from_memory_are_read_back_for_more_bag_sets(churn_spli
     monkeypatch.setattr(trainer, "KEEP_IN_MEMORY", 0)  # every candidate's models go to disk only
     train, test = churn_split
     model = mlpilot.fit(train, target="churn", families=["lightgbm", "linear"], n_folds=3, bag_sets=2,
-                        path=tmp_path / "reread")
+                        n_threads=2, path=tmp_path / "reread")
     assert all(len(models) == 6 for _, models, _ in model.members)
+    # read back with the run's threads, as the members still in memory (not one thread)
+    assert {m.n_threads for _, models, _ in model.members for m in models} == {2}
     reloaded = mlpilot.load(model.path)
     pd.testing.assert_frame_equal(reloaded.predict_proba(test), model.predict_proba(test))
+
+
+def test_a_loaded_run_predicts_on_all_cores_unless_told(churn_run, churn_split):
+    _, test = churn_split
+
+    def threads(model):
+        return {m.n_threads for _, models, _ in model.members for m in models}
+
+    every_core, one = mlpilot.load(churn_run.path), mlpilot.load(churn_run.path, n_threads=1)
+    assert threads(every_core) == {os.cpu_count()}
+    assert threads(one) == {1}
+    pd.testing.assert_frame_equal(every_core.predict_proba(test), one.predict_proba(test))
 
 
 def test_refit_full_keeps_one_model_per_member(churn_split, tmp_path):

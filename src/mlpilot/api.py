@@ -87,12 +87,15 @@ def inspect(data: Any, *, target: str, task: str | None = None) -> dict[str, Any
             "metric_greater_is_better": metric.greater_is_better}
 
 
-def load(path: str | Path) -> TabularPredictor:
-    """Load a saved run. Checks the version and every file's checksum first; never unpickles."""
+def load(path: str | Path, *, n_threads: int | None = None) -> TabularPredictor:
+    """Load a saved run. Checks the version and every file's checksum first; never unpickles.
+
+    ``n_threads`` (tabular runs): the most threads one prediction call uses; None = all cores.
+    """
     manifest = read_manifest(path)
     kind = manifest.get("kind")
     if kind == "tabular":
-        return TabularPredictor.load(path)
+        return TabularPredictor.load(path, n_threads=n_threads)
     if kind == "mri":
         return mri.load(path)
     if kind == "gpt":

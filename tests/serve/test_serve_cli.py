@@ -10,11 +10,12 @@ from typer.testing import CliRunner
 
 from mlpilot.cli import batch, serve_cmd
 from mlpilot.cli.main import app
+from mlpilot.serve import app as serve_app
 from mlpilot.serve import factory
 
 runner = CliRunner()
 ENV_NAMES = [serve_cmd.RUN_DIR_ENV, serve_cmd.TOKEN_ENV, serve_cmd.MAX_REQUEST_ENV, serve_cmd.MAX_UPLOAD_ENV,
-             serve_cmd.MAX_ROWS_ENV, serve_cmd.CORS_ENV]
+             serve_cmd.MAX_ROWS_ENV, serve_cmd.CORS_ENV, serve_cmd.THREADS_ENV]
 
 
 @pytest.fixture
@@ -44,13 +45,19 @@ def test_serve_defaults_to_loopback_and_passes_settings_through_the_environment(
     assert environ[serve_cmd.MAX_REQUEST_ENV] == str(2**20)
     assert environ[serve_cmd.TOKEN_ENV] == "tok"
     assert environ[serve_cmd.CORS_ENV] == "https://a.example"
+    assert environ[serve_cmd.THREADS_ENV] == str(os.cpu_count())  # one worker: every core
 
 
 def test_the_factory_builds_the_app_from_the_environment(churn_run, monkeypatch):
     monkeypatch.setenv(factory.RUN_DIR_ENV, str(churn_run.path))
     monkeypatch.setenv(factory.TOKEN_ENV, "tok")
     monkeypatch.setenv(factory.MAX_ROWS_ENV, "3")
+    monkeypatch.setenv(factory.THREADS_ENV, "1")
+    loads = []
+    load = serve_app.api.load
+    monkeypatch.setattr(serve_app.api, "load", lambda path, **kw: loads.append(kw) or load(path, **kw))
     built = factory.app_from_env()  # what each uvicorn worker builds
+    assert loads == [{"n_threads": 1}]
     client = TestClient(built)
     assert client.get("/v1/model").status_code == 401
     too_many = client.post("/v1/predict", json={"rows": [{}] * 4}, headers={"Authorization": "Bearer tok"})
@@ -59,7 +66,7 @@ def test_the_factory_builds_the_app_from_the_environment(churn_run, monkeypatch)
 
 def test_cli_and_factory_agree_on_the_environment_contract():
     for name in ("IMPORT_STRING", "RUN_DIR_ENV", "TOKEN_ENV", "MAX_REQUEST_ENV", "MAX_UPLOAD_ENV",
-                 "MAX_ROWS_ENV", "CORS_ENV"):
+                 "MAX_ROWS_ENV", "CORS_ENV", "THREADS_ENV"):
         assert getattr(serve_cmd, name) == getattr(factory, name), name
 
 
@@ -69,6 +76,7 @@ def test_serve_warns_when_exposed_without_a_token(churn_run, fake_uvicorn):
     assert "without a token" in result.output
     (call,) = fake_uvicorn[0]
     assert call["workers"] == 2 and call["host"] == "0.0.0.0"
+    assert fake_uvicorn[1][serve_cmd.THREADS_ENV] == str(max(1, os.cpu_count() // 2))  # the workers share the cores
 
 
 @pytest.mark.parametrize(

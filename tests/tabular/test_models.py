@@ -537,3 +537,43 @@ def test_xgboost_reads_an_all_numeric_frame_as_one_array_with_the_same_values() 
     from_frame = model.booster_.predict(xgb.DMatrix(test, enable_categorical=True))
     np.testing.assert_allclose(model.predict(test), from_frame, rtol=1e-6)
     assert model.booster_.feature_names == list(numeric.columns)
+
+
+def test_catboost_predicts_on_all_threads_once_the_work_pays_for_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = fitted("catboost", MULTICLASS)
+    assert model.model_.tree_count_ >= 50  # 200 rows x 50 trees: enough work for a second thread
+    threads_used: list[int] = []
+    predict = model.model_.predict_proba
+    monkeypatch.setattr(model.model_, "predict_proba",
+                        lambda pool, **kw: threads_used.append(kw["thread_count"]) or predict(pool, **kw))
+    for rows in (1, 200):
+        model.predict(TEST.iloc[:rows])
+    assert threads_used == [1, 2]
+
+
+@pytest.mark.parametrize("key", ["random_forest", "extra_trees"])
+def test_forests_use_their_threads_from_a_few_hundred_rows_with_the_same_sums(
+    key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlpilot.tasks.tabular.models import sklearn_models
+
+    model = fitted(key, BINARY)  # two threads
+    pools: list[int] = []
+    pool_class = sklearn_models.ThreadPoolExecutor
+    monkeypatch.setattr(sklearn_models, "ThreadPoolExecutor",
+                        lambda max_workers: pools.append(max_workers) or pool_class(max_workers=max_workers))
+    many = pd.concat([TEST] * 2, ignore_index=True)  # 400 rows
+    few = model.predict(many.iloc[:5])
+    assert pools == []  # five rows: no pool, whose threads would mostly wait on the GIL
+    np.testing.assert_array_equal(model.predict(many)[:5], few)  # the trees summed in the same order
+    assert pools == [2]
+
+
+def test_knn_starts_no_joblib_pool_for_a_few_rows() -> None:
+    model = fitted("knn", REGRESSION)  # two threads
+    final = model.estimator_[-1]
+    few = model.predict(TEST.iloc[:5])
+    assert final.n_jobs == 1
+    many = model.predict(pd.concat([TEST] * 5, ignore_index=True))  # 1,000 rows
+    assert final.n_jobs == 2
+    np.testing.assert_allclose(many[:5], few)

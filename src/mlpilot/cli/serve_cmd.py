@@ -29,6 +29,7 @@ from mlpilot.serve.settings import (
     MAX_ROWS_ENV,
     MAX_UPLOAD_ENV,
     RUN_DIR_ENV,
+    THREADS_ENV,
     TOKEN_ENV,
     MiB,
 )
@@ -77,6 +78,7 @@ def serve(
     os.environ.update(_settings_env(
         run_dir=str(Path(run_dir).resolve()), token=token, max_request_bytes=int(max_request_mb * MiB),
         max_upload_bytes=int(max_upload_mb * MiB), max_rows=max_rows, cors_origins=cors_origin or [],
+        threads_per_worker=max(1, (os.cpu_count() or 1) // workers),  # the workers share the cores
     ))
     shown = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
     err_console.print(f"Serving {served} from {run_dir} at {shown} "
@@ -124,8 +126,9 @@ def _is_loopback(host: str) -> bool:
 
 def _settings_env(
     *, run_dir: str, token: str | None, max_request_bytes: int, max_upload_bytes: int, max_rows: int,
-    cors_origins: list[str],
+    cors_origins: list[str], threads_per_worker: int,
 ) -> dict[str, str]:
     env = {RUN_DIR_ENV: run_dir, MAX_REQUEST_ENV: str(max_request_bytes), MAX_UPLOAD_ENV: str(max_upload_bytes),
-           MAX_ROWS_ENV: str(max_rows), CORS_ENV: ",".join(cors_origins), TOKEN_ENV: token or ""}
+           MAX_ROWS_ENV: str(max_rows), CORS_ENV: ",".join(cors_origins), TOKEN_ENV: token or "",
+           THREADS_ENV: str(threads_per_worker)}
     return env

@@ -47,16 +47,18 @@ def create_app(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     max_rows: int = DEFAULT_MAX_ROWS,
     cors_origins: list[str] | None = None,
+    n_threads: int | None = None,
 ) -> FastAPI:
     """A FastAPI app serving the run in ``run_dir`` (loaded now; raises ``ArtifactError`` if it cannot be).
 
     The endpoints depend on the run's kind: tabular runs predict rows, GPT runs generate text, MRI
     runs reconstruct uploaded k-space. ``max_rows`` applies to tabular runs, ``max_upload_bytes``
-    to file uploads (CSV for tabular runs, HDF5 for MRI runs).
+    to file uploads (CSV for tabular runs, HDF5 for MRI runs). ``n_threads``: the most threads one
+    tabular prediction uses (None = all cores; ``mlpilot serve`` gives each worker its share).
     """
     settings = Settings(run_dir=run_dir, token=token, max_request_bytes=max_request_bytes,
                         max_upload_bytes=max_upload_bytes, cors_origins=cors_origins)
-    model: Any = api.load(run_dir)
+    model: Any = api.load(run_dir, n_threads=n_threads)
     kind = model.manifest.get("kind")
     if kind == "gpt":
         return gpt_app.build(model, settings)

@@ -22,6 +22,7 @@ from mlpilot.serve.settings import (
     MAX_ROWS_ENV,
     MAX_UPLOAD_ENV,
     RUN_DIR_ENV,
+    THREADS_ENV,
     TOKEN_ENV,
 )
 
@@ -38,5 +39,6 @@ def app_from_env() -> FastAPI:
         max_upload_bytes=int(os.environ.get(MAX_UPLOAD_ENV, DEFAULT_MAX_UPLOAD_BYTES)),
         max_rows=int(os.environ.get(MAX_ROWS_ENV, DEFAULT_MAX_ROWS)),
         cors_origins=origins or None,
+        n_threads=int(os.environ[THREADS_ENV]) if os.environ.get(THREADS_ENV) else None,
     )
 

@@ -8,6 +8,7 @@ vectorised feature pipeline once for all ensemble members.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -50,8 +51,11 @@ class TabularPredictor:
         self.notes: list[str] = []  # what the last call noticed about its input (extra columns...)
 
     @classmethod
-    def load(cls, path: str | Path) -> TabularPredictor:
-        manifest, pipeline, members, explainer = load_run(path)
+    def load(cls, path: str | Path, *, n_threads: int | None = None) -> TabularPredictor:
+        """Load a saved run. ``n_threads``: the most threads one prediction call uses (None = all cores;
+        each model uses one for inputs too small to pay for more, such as a single row)."""
+        threads = n_threads or os.cpu_count() or 1
+        manifest, pipeline, members, explainer = load_run(path, n_threads=threads)
         return cls(manifest=manifest, pipeline=pipeline, members=members, explainer=explainer, path=Path(path))
 
     # ------------------------------------------------------------------------------ describe

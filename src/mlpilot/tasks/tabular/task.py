@@ -89,14 +89,15 @@ def fit_tabular(
                                            on_candidate=lambda result: save_candidate(writer, result))
         _release_non_members(outcome)
         # fold models released from memory during the search are read back from the unfinished run
+        threads = config.threads  # the run's threads, as the members kept in memory in a local run
         members = [
-            (m.name, [outcome.refits[m.name]] if m.name in outcome.refits else m.fold_models(),
+            (m.name, [outcome.refits[m.name]] if m.name in outcome.refits else m.fold_models(n_threads=threads),
              float(w))
             for m, w in zip(outcome.members, outcome.weights, strict=True)
         ]
         outcome.predict_seconds_per_1k = _timed_predict_seconds_per_1k(outcome, features, members, budget=budget)
         explainer = outcome.explainer
-        explainer_member = (explainer.name, explainer.fold_models(), 0.0) if explainer else None
+        explainer_member = (explainer.name, explainer.fold_models(n_threads=threads), 0.0) if explainer else None
         importance = _importance_in_budget(outcome, features, explainable_members(members, explainer_member),
                                            budget=budget, record=record, seed=config.seed)
         saved, manifest = finish_run(writer, outcome, config=config, report=report,

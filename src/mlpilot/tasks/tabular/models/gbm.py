@@ -17,38 +17,16 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from mlpilot.tasks.tabular.models.base import MULTICLASS, REGRESSION, TabularModel, time_left
+from mlpilot.tasks.tabular.models.base import (
+    MULTICLASS,
+    REGRESSION,
+    TabularModel,
+    threads_for,
+    time_left,
+    tree_predict_threads,
+)
 
 _MB = 1 << 20
-# Below this many cells (rows x columns) the OpenMP libraries run on one thread: the per-round work is
-# tiny, and spinning worker threads make each round orders of magnitude slower on a busy machine.
-_SMALL_DATA_CELLS = 100_000
-
-
-# A prediction call pays the threads' start once: from this many rows up, the neural network predicts
-# on all of a model's threads (the boosted trees decide by rows x trees, below).
-_PARALLEL_PREDICT_ROWS = 1_000
-
-
-def threads_for(X: pd.DataFrame, n_threads: int) -> int:
-    """The thread count worth using on ``X`` (1 for small frames; depends on the shape only)."""
-    return 1 if X.shape[0] * max(X.shape[1], 1) < _SMALL_DATA_CELLS else max(1, n_threads)
-
-
-# A boosted-tree prediction's work is rows x trees, and a second thread halves it from about this much
-# work up (about a millisecond on one thread; measured with LightGBM and XGBoost on 2 cores, where a
-# second thread never cost more than 2% below it). A 4-class model of 700 rounds has 2,800 trees.
-_PARALLEL_TREE_WORK = 10_000
-
-
-def predict_threads(n_rows: int, n_threads: int) -> int:
-    """The thread count worth using to predict ``n_rows`` rows."""
-    return max(1, n_threads) if n_rows >= _PARALLEL_PREDICT_ROWS else 1
-
-
-def tree_predict_threads(n_rows: int, n_trees: int, n_threads: int) -> int:
-    """The thread count worth using to predict ``n_rows`` rows through ``n_trees`` trees."""
-    return max(1, n_threads) if n_rows * n_trees >= _PARALLEL_TREE_WORK else 1
 
 
 def early_stopping_patience(learning_rate: float, *, override: int | None) -> int:
@@ -415,13 +393,14 @@ class CatBoostModel(_GBMBase):
         "early_stopping_rounds": None,
     }
 
-    def _pool(self, X: pd.DataFrame, y: np.ndarray | None = None) -> Any:
+    def _pool(self, X: pd.DataFrame, y: np.ndarray | None = None, *, threads: int | None = None) -> Any:
         from catboost import Pool
 
         data = self._aligned(X).copy(deep=False)
         for column in self.categorical_:
             data[column] = data[column].cat.codes.astype(np.int32)
-        return Pool(data, label=y, cat_features=self.categorical_, thread_count=self.n_threads)
+        threads = self.n_threads if threads is None else threads
+        return Pool(data, label=y, cat_features=self.categorical_, thread_count=threads)
 
     def _estimator(self, p: dict[str, Any], *, validated: bool) -> Any:
         from catboost import CatBoostClassifier, CatBoostRegressor
@@ -470,12 +449,17 @@ class CatBoostModel(_GBMBase):
             self.classes_ = [int(c) for c in model.classes_]
 
     def native_input(self, X: pd.DataFrame) -> Any:
-        return self._pool(X)
+        return self._pool(X, threads=self._predict_threads(len(X)))
+
+    def _predict_threads(self, n_rows: int) -> int:
+        # One symmetric tree per round, multiclass included (its leaves hold a value per class).
+        return tree_predict_threads(n_rows, int(self.model_.tree_count_), self.n_threads)
 
     def _predict(self, pool: Any) -> np.ndarray:
+        threads = self._predict_threads(pool.num_row())
         if self.problem_type == REGRESSION:
-            return self.model_.predict(pool, thread_count=self.n_threads)
-        return self._all_classes(self.model_.predict_proba(pool, thread_count=self.n_threads))
+            return self.model_.predict(pool, thread_count=threads)
+        return self._all_classes(self.model_.predict_proba(pool, thread_count=threads))
 
     def _contributions(self, X: pd.DataFrame) -> np.ndarray:
         values = self.model_.get_feature_importance(self._pool(X), type="ShapValues", thread_count=self.n_threads)

@@ -18,8 +18,14 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from mlpilot.tasks.tabular.models.base import REGRESSION, ModelUnavailable, TabularModel, time_left
-from mlpilot.tasks.tabular.models.gbm import predict_threads, threads_for
+from mlpilot.tasks.tabular.models.base import (
+    REGRESSION,
+    ModelUnavailable,
+    TabularModel,
+    predict_threads,
+    threads_for,
+    time_left,
+)
 
 _MB = 1 << 20
 _PREDICT_CHUNK = 8192
