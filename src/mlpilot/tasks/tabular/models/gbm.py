@@ -62,6 +62,13 @@ class _GBMBase(TabularModel):
         # The library input depends only on the columns (and threads): fold models of a bag share it.
         return (type(self), tuple(self.features_), tuple(self.categorical_), self.n_threads)
 
+    def _n_trees(self) -> int:
+        raise NotImplementedError
+
+    def _prediction_threads(self, n_rows: int) -> int:
+        """The threads worth using to predict ``n_rows`` rows through this model's trees."""
+        return tree_predict_threads(n_rows, self._n_trees(), self.n_threads)
+
     def _aligned(self, X: pd.DataFrame) -> pd.DataFrame:
         # Libraries map columns by position, so a reordered frame would silently give wrong answers.
         if list(X.columns) == self.features_:
@@ -189,9 +196,11 @@ class LightGBMModel(_GBMBase):
     def native_input(self, X: pd.DataFrame) -> pd.DataFrame:
         return self._aligned(X)
 
+    def _n_trees(self) -> int:
+        return self.booster_.num_trees()
+
     def _predict(self, native: pd.DataFrame) -> np.ndarray:
-        threads = tree_predict_threads(len(native), self.booster_.num_trees(), self.n_threads)
-        return self.booster_.predict(native, num_threads=threads)
+        return self.booster_.predict(native, num_threads=self._prediction_threads(len(native)))
 
     def _contributions(self, X: pd.DataFrame) -> np.ndarray:
         threads = threads_for(X, self.n_threads)
@@ -318,7 +327,7 @@ class XGBoostModel(_GBMBase):
         self.n_iterations_ = int(best)
 
     def native_input(self, X: pd.DataFrame) -> Any:
-        return self._matrix(X, threads=tree_predict_threads(len(X), self._n_trees(), self.n_threads))
+        return self._matrix(X, threads=self._prediction_threads(len(X)))
 
     def _n_trees(self) -> int:
         # One tree per class a round for multiclass, one a round otherwise.
@@ -326,11 +335,11 @@ class XGBoostModel(_GBMBase):
         return self.booster_.num_boosted_rounds() * per_round
 
     def _predict(self, native: Any) -> np.ndarray:
-        threads = tree_predict_threads(native.num_row(), self._n_trees(), self.n_threads)
+        threads = self._prediction_threads(native.num_row())
         # The booster keeps the thread count it was trained or loaded with (however it was built).
-        if threads != getattr(self, "_predict_threads", None):
+        if threads != getattr(self, "_booster_threads", None):
             self.booster_.set_param("nthread", threads)
-            self._predict_threads = threads
+            self._booster_threads = threads
         return self.booster_.predict(native)
 
     def _contributions(self, X: pd.DataFrame) -> np.ndarray:
@@ -449,14 +458,14 @@ class CatBoostModel(_GBMBase):
             self.classes_ = [int(c) for c in model.classes_]
 
     def native_input(self, X: pd.DataFrame) -> Any:
-        return self._pool(X, threads=self._predict_threads(len(X)))
+        return self._pool(X, threads=self._prediction_threads(len(X)))
 
-    def _predict_threads(self, n_rows: int) -> int:
+    def _n_trees(self) -> int:
         # One symmetric tree per round, multiclass included (its leaves hold a value per class).
-        return tree_predict_threads(n_rows, int(self.model_.tree_count_), self.n_threads)
+        return int(self.model_.tree_count_)
 
     def _predict(self, pool: Any) -> np.ndarray:
-        threads = self._predict_threads(pool.num_row())
+        threads = self._prediction_threads(pool.num_row())
         if self.problem_type == REGRESSION:
             return self.model_.predict(pool, thread_count=threads)
         return self._all_classes(self.model_.predict_proba(pool, thread_count=threads))
