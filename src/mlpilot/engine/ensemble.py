@@ -54,6 +54,12 @@ def blend(predictions: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
     return total
 
 
+def noise_tolerance(n_rows: int) -> float:
+    """A relative score change too small to tell from chance on ``n_rows`` validation rows:
+    0.05 / sqrt(rows), at most 0.1 % (a validation score's noise shrinks with the square root of the rows)."""
+    return min(1e-3, 0.05 / np.sqrt(max(n_rows, 1)))
+
+
 def drop_marginal_members(
     predictions: list[np.ndarray],
     weights: np.ndarray,
@@ -66,13 +72,12 @@ def drop_marginal_members(
     """``weights`` without the members that add next to nothing, the costliest to predict tried first.
 
     A member is dropped (the others' weights rescaled) when the ensemble without it still scores within
-    ``tolerance`` × |score| of the full ensemble's out-of-fold score. The default tolerance,
-    0.05 / sqrt(rows) and at most 0.1%, follows the noise of a validation score, which shrinks with
-    the square root of the rows: such a member's gain cannot be told apart from chance, while every
-    prediction pays for all its fold models.
+    ``tolerance`` × |score| of the full ensemble's out-of-fold score. The default, ``noise_tolerance``,
+    drops a member whose gain cannot be told apart from chance, while every prediction pays for all
+    its fold models.
     """
     if tolerance is None:
-        tolerance = min(1e-3, 0.05 / np.sqrt(max(len(y), 1)))
+        tolerance = noise_tolerance(len(y))
     weights = np.asarray(weights, dtype=np.float64).copy()
     full = metric.score(y, blend(predictions, weights))
     floor = full - tolerance * abs(full)

@@ -28,6 +28,9 @@ class Metric:
     greater_is_better: bool
     problem_types: tuple[str, ...]
     description: str = ""
+    # True when the metric scores the probabilities themselves (their calibration), not only how they
+    # rank or which class they pick: only then can rescaling probabilities change the score.
+    scores_probabilities: bool = False
 
     def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         return float(self.fn(np.asarray(y_true), np.asarray(y_pred)))
@@ -114,7 +117,8 @@ def _rmse(y: np.ndarray, pred: np.ndarray) -> float:
 
 for _metric in (
     Metric("roc_auc", _roc_auc, True, CLASSIFICATION, "area under the ROC curve (one-vs-rest if multiclass)"),
-    Metric("log_loss", _log_loss, False, CLASSIFICATION, "cross-entropy of the predicted probabilities"),
+    Metric("log_loss", _log_loss, False, CLASSIFICATION, "cross-entropy of the predicted probabilities",
+           scores_probabilities=True),
     Metric("accuracy", lambda y, p: skm.accuracy_score(y, _labels(p)), True, CLASSIFICATION, "share correct"),
     Metric(
         "balanced_accuracy",
@@ -124,7 +128,8 @@ for _metric in (
         "mean recall over classes",
     ),
     Metric("f1", _f1, True, CLASSIFICATION, "F1 of the positive class (macro F1 if multiclass)"),
-    Metric("brier", lambda y, p: float(np.mean((p[:, 1] - y) ** 2)), False, ("binary",), "Brier score"),
+    Metric("brier", lambda y, p: float(np.mean((p[:, 1] - y) ** 2)), False, ("binary",), "Brier score",
+           scores_probabilities=True),
     Metric("rmse", _rmse, False, REGRESSION, "root mean squared error"),
     Metric("mae", lambda y, p: skm.mean_absolute_error(y, p), False, REGRESSION, "mean absolute error"),
     Metric("r2", lambda y, p: skm.r2_score(y, p), True, REGRESSION, "coefficient of determination"),

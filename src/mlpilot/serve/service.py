@@ -101,6 +101,7 @@ class ModelService:
             "target": self.model.target,
             "classes": self.model.classes if self.classification else None,
             "threshold": self.model.threshold,
+            "temperature": self.model.temperature,
             "input_schema": self.model.input_schema,
             "metrics": {
                 "metric": self.model.metric,

@@ -88,6 +88,13 @@ def _performance(m: dict[str, Any]) -> str:
             f"({m.get('validation', 'cross-validation')}): every training row was scored by models that did not "
             f"see it. Ensemble members (weight): {members}."
         )
+    if ensemble.get("temperature") is not None:
+        parts.append(
+            f"The blended probabilities are temperature-scaled (T = {ensemble['temperature']:.3f}, fitted on the "
+            f"out-of-fold predictions): {'sharpened' if ensemble['temperature'] < 1 else 'softened'}, because the "
+            f"blend was {'less' if ensemble['temperature'] < 1 else 'more'} confident than the validation labels "
+            f"bore out. Each row keeps its most likely class."
+        )
     board = [r for r in m.get("leaderboard", []) if r.get("status") == "ok"][:TOP_MODELS]
     if board:
         rows = [(r["model"], _score(r.get("score_val")), _seconds(r.get("fit_time_s")),

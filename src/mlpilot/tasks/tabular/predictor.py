@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
+from mlpilot.engine.calibration import apply_temperature
 from mlpilot.engine.metrics import available_metrics, get_metric
 from mlpilot.errors import DataError
 from mlpilot.tasks.tabular.evaluation import evaluation_data
@@ -26,7 +27,7 @@ from mlpilot.tasks.tabular.features import FeaturePipeline
 from mlpilot.tasks.tabular.inference import DataReport
 from mlpilot.tasks.tabular.io import is_dask_frame, read_table
 from mlpilot.tasks.tabular.models.base import BINARY, REGRESSION, predict_bag
-from mlpilot.tasks.tabular.run_dir import load_importance, load_run, load_validation
+from mlpilot.tasks.tabular.run_dir import ensemble_temperature, load_importance, load_run, load_validation
 
 log = logging.getLogger("mlpilot")
 
@@ -141,11 +142,18 @@ class TabularPredictor:
             log.info(note)
         return X, frame.index
 
+    @property
+    def temperature(self) -> float | None:
+        """The temperature the blended class probabilities are rescaled by (None: not rescaled)."""
+        return ensemble_temperature(self.manifest)
+
     def _blend(self, X: pd.DataFrame) -> np.ndarray:
         total = None
         for _, models, weight in self.members:
             pred = predict_bag(models, X) * weight
             total = pred if total is None else total + pred
+        if self.temperature is not None:
+            total = apply_temperature(total, self.temperature)
         return total
 
     # ------------------------------------------------------------------------------ evaluate

@@ -139,6 +139,7 @@ def build_manifest(
         "fit_seconds": round(fit_seconds, 3),
         "ensemble": {
             "score_val": outcome.ensemble_score,
+            "temperature": outcome.temperature,
             "members": [
                 {**_model_entry(m, weights[m.name]), "refit_full": m.name in outcome.refits} for m in outcome.members
             ],
@@ -180,6 +181,12 @@ def _saved_results(outcome: SearchOutcome) -> list[CandidateResult]:
 
 def _model_entry(result: CandidateResult, weight: float) -> dict[str, Any]:
     return {"name": result.name, "family": result.family, "n_folds": result.n_folds, "weight": weight}
+
+
+def ensemble_temperature(manifest: dict[str, Any]) -> float | None:
+    """The temperature a run's blended class probabilities are rescaled by (None: not rescaled)."""
+    temperature = (manifest.get("ensemble") or {}).get("temperature")
+    return None if temperature is None else float(temperature)
 
 
 def load_run(path: str | Path, *, n_threads: int = 1) -> tuple[dict[str, Any], FeaturePipeline, list, list | None]:

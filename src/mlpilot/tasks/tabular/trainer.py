@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mlpilot.engine.budget import Budget, memory_allows, return_free_heap
+from mlpilot.engine.calibration import apply_temperature, fit_temperature
 from mlpilot.engine.ensemble import drop_marginal_members, greedy_ensemble
 from mlpilot.engine.executor import Executor, LocalExecutor, PendingBag, SharedData
 from mlpilot.engine.metrics import Metric, default_metric, get_metric
@@ -150,6 +151,8 @@ class SearchOutcome:
     n_folds: int
     validation: str
     refits: dict[str, TabularModel] = field(default_factory=dict)  # member name → model fitted on all rows
+    # Classification: the temperature the blended probabilities are rescaled by (None: left as blended).
+    temperature: float | None = None
     # The final ensemble's out-of-fold predictions on the rows validation covered (bagging: all rows;
     # holdout: the holdout rows), with their encoded target: what the evaluation charts are drawn from.
     oof_rows: np.ndarray | None = field(default=None, repr=False)  # positions in the training table
@@ -221,6 +224,8 @@ def run_search(
         # kept one set, and a member picked only now would not have the extra sets.
         members, weights, ensemble_score = build_ensemble(members, y, metric)
     proba = member_blend(members, weights)
+    temperature, ensemble_score = calibrate_blend(proba, y, metric=metric, problem_type=problem_type,
+                                                  score=ensemble_score)
     covered = covered_rows(proba, len(y))
     threshold = None
     if problem_type == BINARY:
@@ -232,7 +237,7 @@ def run_search(
     return SearchOutcome(
         problem_type=problem_type, metric=metric, classes=classes, pipeline=pipeline, results=results,
         members=members, weights=weights, ensemble_score=ensemble_score, threshold=threshold,
-        explainer=_pick_explainer(results, members, metric), n_folds=len(splits),
+        temperature=temperature, explainer=_pick_explainer(results, members, metric), n_folds=len(splits),
         validation="holdout (20%)" if len(splits) == 1 else _bagging_description(len(splits), members),
         refits=refits, oof_rows=np.flatnonzero(covered), oof_y=y[covered], oof_raw=proba[covered],
     )
@@ -481,6 +486,23 @@ def ensemble_pool(results: list[CandidateResult], metric: Metric) -> list[Candid
 
 def member_blend(members: list[CandidateResult], weights: np.ndarray) -> np.ndarray:
     return sum(w * m.bag.oof for m, w in zip(members, weights, strict=True))
+
+
+def calibrate_blend(proba: np.ndarray, y: np.ndarray, *, metric: Metric, problem_type: str,
+                    score: float) -> tuple[float | None, float]:
+    """Fit the ensemble's temperature on its validation predictions ``proba`` (NaN rows: not validated)
+    and rescale them by it, in place. Returns the temperature (None: the probabilities stay as blended)
+    and the ensemble's validation score after it (``score``, the score before, when unchanged)."""
+    if problem_type == REGRESSION:
+        return None, score
+    covered = covered_rows(proba, len(y))
+    temperature = fit_temperature(y[covered], proba[covered], metric)
+    if temperature is None:
+        return None, score
+    proba[covered] = apply_temperature(proba[covered], temperature)
+    log.info("Ensemble probabilities rescaled by temperature %.3f, fitted on the out-of-fold predictions",
+             temperature)
+    return temperature, metric(y[covered], proba[covered])
 
 
 def _pick_explainer(

@@ -2,7 +2,8 @@
 
 What the graph holds: every ensemble member's fold models (or its refit), each fold's output scaled
 by ``weight / n_folds`` and summed, so its output *is* the run's blended prediction: class
-probabilities ``(n, n_classes)`` for classification, values ``(n,)`` for regression.
+probabilities ``(n, n_classes)`` for classification (temperature-scaled when the run's are), values
+``(n,)`` for regression.
 
 What it does not hold: the data preparation. Its input ``features`` is the feature pipeline's
 output as a float32 matrix (columns listed, with how each is computed, in the sidecar JSON): numbers
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlpilot.engine.calibration import SMALLEST_PROBABILITY, apply_temperature
 from mlpilot.errors import ConfigError
 from mlpilot.tasks.tabular.export.onnx_members import (
     FEATURES_INPUT,
@@ -33,6 +35,7 @@ from mlpilot.tasks.tabular.export.onnx_members import (
 )
 from mlpilot.tasks.tabular.export.sidecar import feature_table
 from mlpilot.tasks.tabular.models.base import REGRESSION, TabularModel
+from mlpilot.tasks.tabular.run_dir import ensemble_temperature
 
 PROBA_TOLERANCE = 1e-4  # float32 trees against float64 ones: 1e-7 typical, far below any decision
 OUTPUT_PROBA = "probabilities"
@@ -79,8 +82,9 @@ def convert_members(members: list[Member], *, n_features: int, has_categorical: 
 
 
 def combine(members: list[ConvertedMember], *, problem_type: str, feature_names: list[str],
-            categorical: list[int]) -> Any:
-    """One graph: shared input, each fold model under its own name prefix, weighted sum at the end."""
+            categorical: list[int], temperature: float | None = None) -> Any:
+    """One graph: shared input, each fold model under its own name prefix, weighted sum at the end
+    (classification with a ``temperature``: then rescaled by it, as ``apply_temperature`` does)."""
     from onnx import TensorProto, compose, helper, numpy_helper
 
     n_features = len(feature_names)
@@ -116,7 +120,11 @@ def combine(members: list[ConvertedMember], *, problem_type: str, feature_names:
             nodes.append(helper.make_node("Mul", [output, scale], [f"{prefix}term"]))
             terms.append(f"{prefix}term")
     result = OUTPUT_VALUE if problem_type == REGRESSION else OUTPUT_PROBA
-    nodes.append(helper.make_node("Sum", terms, [result]))
+    if temperature is None or problem_type == REGRESSION:
+        nodes.append(helper.make_node("Sum", terms, [result]))
+    else:
+        nodes.append(helper.make_node("Sum", terms, ["blended"]))
+        _temperature_nodes(nodes, initializers, temperature, source="blended", result=result)
     shape = [None] if problem_type == REGRESSION else [None, None]
     graph = helper.make_graph(
         nodes, "mlpilot_ensemble",
@@ -128,6 +136,20 @@ def combine(members: list[ConvertedMember], *, problem_type: str, feature_names:
                               producer_name="mlpilot")
     model.ir_version = ir_version
     return model
+
+
+def _temperature_nodes(nodes: list, initializers: list, temperature: float, *, source: str, result: str) -> None:
+    """softmax(log(max(p, smallest)) / T): ``apply_temperature`` as graph nodes."""
+    from onnx import helper, numpy_helper
+
+    initializers += [numpy_helper.from_array(np.array(SMALLEST_PROBABILITY, dtype=np.float32), "smallest"),
+                     numpy_helper.from_array(np.array(1.0 / temperature, dtype=np.float32), "inverse_temperature")]
+    nodes += [
+        helper.make_node("Max", [source, "smallest"], ["blended_clipped"]),
+        helper.make_node("Log", ["blended_clipped"], ["blended_log"]),
+        helper.make_node("Mul", ["blended_log", "inverse_temperature"], ["blended_scaled"]),
+        helper.make_node("Softmax", ["blended_scaled"], [result], axis=-1),
+    ]
 
 
 def _sklearn_input_nodes(categorical: list[int], n_features: int) -> tuple[list, list]:
@@ -163,7 +185,8 @@ def run_onnx(model: Any, matrix: np.ndarray) -> np.ndarray:
 
 
 def check(members: list[Member], converted: list[ConvertedMember], *, native: pd.DataFrame, problem_type: str,
-          feature_names: list[str], categorical: list[int], sample: str) -> tuple[Any, OnnxCheck]:
+          feature_names: list[str], categorical: list[int], sample: str,
+          temperature: float | None = None) -> tuple[Any, OnnxCheck]:
     """Build the graph and compare ONNX Runtime to mlpilot on ``native`` rows, member by member and blended.
 
     A member that disagrees beyond the tolerance is named in a ``ConfigError``: a converter that
@@ -191,7 +214,10 @@ def check(members: list[Member], converted: list[ConvertedMember], *, native: pd
             "The ONNX conversion does not reproduce mlpilot's predictions (tolerance "
             f"{PROBA_TOLERANCE:g}): {'; '.join(wrong)}. Use --format python for this run."
         )
-    model = combine(converted, problem_type=problem_type, feature_names=feature_names, categorical=categorical)
+    model = combine(converted, problem_type=problem_type, feature_names=feature_names, categorical=categorical,
+                    temperature=temperature)
+    if temperature is not None and problem_type != REGRESSION:
+        expected_total = apply_temperature(expected_total, temperature)
     total = _difference(run_onnx(model, matrix), expected_total, problem_type)
     if total > PROBA_TOLERANCE:
         raise ConfigError(f"The combined ONNX graph differs from mlpilot's ensemble by {total:.2g}; "
@@ -234,6 +260,7 @@ def describe(manifest: dict[str, Any], pipeline: Any, converted: list[ConvertedM
             "meaning": "predicted value" if regression else "class probabilities, one column per class",
             "classes": manifest["classes"],
             "threshold": manifest.get("threshold"),
+            "temperature": ensemble_temperature(manifest),
         },
         "problem_type": manifest["problem_type"], "target": manifest["target"],
         "members": [{"name": c.name, "family": c.family, "weight": c.weight, "n_models": len(c.folds)}

@@ -20,6 +20,7 @@ from mlpilot.tasks.tabular.export.onnx_export import (
 from mlpilot.tasks.tabular.export.python_families import SUPPORTED
 from mlpilot.tasks.tabular.export.sample import check_rows
 from mlpilot.tasks.tabular.features import FeaturePipeline
+from mlpilot.tasks.tabular.run_dir import ensemble_temperature
 
 
 def export_onnx(manifest: dict[str, Any], pipeline: FeaturePipeline, members: list[Member], *, out: Path,
@@ -40,7 +41,8 @@ def export_onnx(manifest: dict[str, Any], pipeline: FeaturePipeline, members: li
     converted = convert_members(members, n_features=len(names), has_categorical=bool(categorical),
                                 python_export_works=scriptable)
     model, result = check(members, converted, native=native, problem_type=manifest["problem_type"],
-                          feature_names=names, categorical=categorical, sample=sample)
+                          feature_names=names, categorical=categorical, sample=sample,
+                          temperature=ensemble_temperature(manifest))
     write_onnx(model, out, sidecar=describe(manifest, pipeline, converted, result))
     n_models = sum(len(c.folds) for c in converted)
     notes = [

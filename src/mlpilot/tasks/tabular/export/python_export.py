@@ -25,6 +25,7 @@ from mlpilot.tasks.tabular.io import MISSING_TOKENS
 from mlpilot.tasks.tabular.models import get_model_class
 from mlpilot.tasks.tabular.models.base import TabularModel
 from mlpilot.tasks.tabular.refit import refit_params
+from mlpilot.tasks.tabular.run_dir import ensemble_temperature
 
 SCRIPT_NAME = "train_and_predict.py"
 Member = tuple[str, list[TabularModel], float]
@@ -45,6 +46,8 @@ def export_python(run: Path, manifest: dict[str, Any], pipeline: FeaturePipeline
     note = _iterations_note(models)
     context = {**_run_context(run, manifest, name, first, note), **_pipeline_context(pipeline)}
     context["n_fold_models"] = len(models)
+    # The temperature was fitted for the blend: it belongs in the script only when the blend is this member.
+    context["temperature"] = ensemble_temperature(manifest) if len(members) == 1 else None
     family = family_context(refit, n_rows=int(manifest["data_report"]["n_rows"]), classes=manifest["classes"],
                             categorical=list(context["categories"]))
     env = _environment()
