@@ -28,6 +28,9 @@ def test_holdout_and_fold_choice():
     assert choose_n_folds(n_rows=1000, time_limit=None, requested=None) == 5
     assert choose_n_folds(n_rows=1_000_000, time_limit=60, requested=None) == 1
     assert choose_n_folds(n_rows=1000, time_limit=60, requested=2) == 2
+    assert choose_n_folds(n_rows=1000, time_limit=60, requested=None) == 5
+    assert choose_n_folds(n_rows=40_000, time_limit=300, requested=None) == 8  # a long budget
+    assert choose_n_folds(n_rows=400_000, time_limit=300, requested=None) == 3  # ... but a big table for it
 
 
 def test_budget_share_and_reserve():

@@ -55,3 +55,16 @@ def test_a_fitted_temperature_reaches_the_run_its_card_and_its_predictions(churn
     raw = np.mean([m.predict(run.pipeline.transform(run.pipeline.check_input(test)[0])) for m in models], axis=0)
     np.testing.assert_allclose(run.predict_proba(test).to_numpy(), apply_temperature(raw, 0.8))
     np.testing.assert_allclose(mlpilot.load(run.path).predict_proba(test).to_numpy(), apply_temperature(raw, 0.8))
+
+
+def test_a_long_budget_bags_8_folds_with_at_most_25_fold_models(churn_split, tmp_path) -> None:
+    import mlpilot
+
+    train, _ = churn_split
+    run = mlpilot.fit(train.iloc[:400], target="churn", families=["linear"], time_limit=300, path=tmp_path / "run",
+                      seed=0)
+    assert run.manifest["n_folds"] == 8
+    assert [m["n_folds"] for m in run.manifest["ensemble"]["members"]] == [24]  # 3 bag sets, not the preset's 5
+    explicit = mlpilot.fit(train.iloc[:400], target="churn", families=["linear"], time_limit=300, n_folds=8,
+                           path=tmp_path / "explicit", seed=0)
+    assert [m["n_folds"] for m in explicit.manifest["ensemble"]["members"]] == [40]  # the caller's folds: 5 sets

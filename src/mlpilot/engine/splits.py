@@ -29,12 +29,19 @@ def holdout_split(y: np.ndarray, *, fraction: float, stratified: bool, seed: int
     return [(np.sort(train), np.sort(val))]
 
 
+# From this many seconds on, a k-fold search bags 8 folds instead of 5.
+LONG_BUDGET = 300.0
+
+
 def choose_n_folds(*, n_rows: int, time_limit: float | None, requested: int | None) -> int:
     """How many folds to bag: 1 means a holdout split.
 
     Bagging with out-of-fold predictions is the largest single gain in AutoML ablations, so it is
     the default; a holdout is used only when the table is big relative to the time budget, where
-    k fits per candidate would leave room for too few candidates.
+    k fits per candidate would leave room for too few candidates. A long budget gets 8 folds: each
+    model learns from 7/8 of the rows instead of 4/5, and the validation that picks the ensemble
+    sees models closer to the ones that predict. At 300 s the 5-fold search of the public suite's
+    classification tables ended at 79-149 s; 8 folds were better on 8 of its 10 tables.
     """
     if requested is not None:
         return requested
@@ -45,4 +52,4 @@ def choose_n_folds(*, n_rows: int, time_limit: float | None, requested: int | No
         return 1
     if rows_per_second_budget > 800:
         return 3
-    return 5 if time_limit < 600 else 8
+    return 8 if time_limit >= LONG_BUDGET else 5

@@ -42,7 +42,8 @@ class TabularConfig:
     ``n_folds``: 1 = holdout split; None = chosen from data size and budget. ``families``: only
     these model families (keys such as ``"lightgbm"``). ``n_threads``: None = all cores.
     ``bag_sets``: k-fold bag sets per ensemble member (extra sets only while the time limit leaves room;
-    the default preset asks for 5 under a time limit).
+    the default preset asks for 5 under a time limit). When ``n_folds`` is left to mlpilot, a member
+    holds at most 25 fold models (5 folds x 5 sets; 8 folds, chosen from 300 s on, x 3 sets).
     ``refit_full``: refit each ensemble member once on all rows for k times faster prediction.
     ``tune``: under a time limit and k-fold validation, spend the time the portfolio leaves on an
     Optuna search of the best boosted-tree families (:mod:`mlpilot.tasks.tabular.tuning`). Off by

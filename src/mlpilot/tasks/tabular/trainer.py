@@ -50,6 +50,9 @@ MAX_ENSEMBLE_CANDIDATES = 12
 # already (saved as they finish) and are read back only if the ensemble picks them. A bag of 5 fully
 # grown forests of 300 trees passes a gigabyte on a 7k-row table.
 KEEP_IN_MEMORY = 5
+# When mlpilot chooses the fold count, an ensemble member holds at most this many fold models over its
+# bag sets (5 folds x 5 sets, 8 x 3), which bounds what one prediction costs.
+FOLD_MODELS_PER_MEMBER = 25
 # The note on a candidate whose fold models ran out of time before early stopping ended them.
 CUT_SHORT = "cut short by the time limit"
 # The smallest time share an Optuna proposal gets, however fast its family's earlier fits were.
@@ -197,6 +200,8 @@ def run_search(
     pipeline = FeaturePipeline(training.report).fit(training.X)
     X = pipeline.transform(training.X)
     n_folds = choose_n_folds(n_rows=len(X), time_limit=config.time_limit, requested=config.n_folds)
+    if config.n_folds is None and n_folds * config.bag_sets > FOLD_MODELS_PER_MEMBER:
+        config = replace(config, bag_sets=max(1, FOLD_MODELS_PER_MEMBER // n_folds))
     stratified = problem_type != REGRESSION
 
     def make_splits(seed: int) -> list:
