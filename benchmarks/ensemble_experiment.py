@@ -137,9 +137,9 @@ def calibration(out: Path) -> None:
         y, oof, test, weights, costs = _pool(data, metric)
         kept = drop_marginal_members(oof, weights, y, metric, costs=costs)
         temperature = fit_temperature(y, blend(oof, kept), metric)  # as the trainer fits it
-        before = log_loss(data["test_y"], blend(test, kept))
-        after = before if temperature is None else log_loss(
-            data["test_y"], apply_temperature(blend(test, kept), temperature))
+        blended = blend(test, kept)
+        before = log_loss(data["test_y"], blended)
+        after = before if temperature is None else log_loss(data["test_y"], apply_temperature(blended, temperature))
         changes[meta["problem_type"]].append((after - before) / before * 100)
         shown = "-" if temperature is None else f"{temperature:.3f}"
         print(f"{meta['task']:<14}{meta['seed']:>4} {len(y):>6} {shown:>6}  {before:.4f} -> {after:.4f} "

@@ -16,13 +16,12 @@ from scipy.optimize import minimize_scalar
 from scipy.special import softmax
 
 from mlpilot.engine.ensemble import noise_tolerance
-from mlpilot.engine.metrics import Metric, get_metric
+from mlpilot.engine.metrics import SMALLEST_PROBABILITY, Metric, get_metric
 
 # The temperatures searched: far wider than any seen on real ensembles (0.86-1.01), narrow enough
 # that the search cannot run off to a degenerate 0 or infinity on a tiny validation set.
 TEMPERATURE_RANGE = (0.1, 10.0)
 FIT_ROWS = 50_000  # the most validation rows the temperature is fitted on
-SMALLEST_PROBABILITY = 1e-15  # probabilities below this are clipped before the logarithm (as log loss does)
 
 
 def apply_temperature(proba: np.ndarray, temperature: float) -> np.ndarray:
@@ -55,5 +54,5 @@ def fit_temperature(y: np.ndarray, proba: np.ndarray, metric: Metric) -> float |
     if -float(found.fun) - before <= noise_tolerance(len(y)) * abs(before):
         return None
     if objective is not metric and metric.score(y, apply_temperature(proba, temperature)) < metric.score(y, proba):
-        return None
+        return None  # the fit itself never scored the run's metric
     return temperature

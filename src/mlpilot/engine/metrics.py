@@ -16,6 +16,7 @@ from sklearn import metrics as skm
 from mlpilot.errors import ConfigError
 
 CLASSIFICATION = ("binary", "multiclass")
+SMALLEST_PROBABILITY = 1e-15  # probabilities are clipped to this before a logarithm
 REGRESSION = ("regression",)
 
 
@@ -97,7 +98,7 @@ def _roc_auc(y: np.ndarray, proba: np.ndarray) -> float:
 
 
 def _renormalise(proba: np.ndarray) -> np.ndarray:
-    proba = np.clip(proba, 1e-15, None)
+    proba = np.clip(proba, SMALLEST_PROBABILITY, None)
     return proba / proba.sum(axis=1, keepdims=True)
 
 

@@ -152,9 +152,8 @@ class TabularPredictor:
         for _, models, weight in self.members:
             pred = predict_bag(models, X) * weight
             total = pred if total is None else total + pred
-        if self.temperature is not None:
-            total = apply_temperature(total, self.temperature)
-        return total
+        temperature = self.temperature
+        return total if temperature is None else apply_temperature(total, temperature)
 
     # ------------------------------------------------------------------------------ evaluate
     def evaluate(self, data: Any) -> dict[str, float]:

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlpilot.engine.calibration import SMALLEST_PROBABILITY, apply_temperature
+from mlpilot.engine.calibration import apply_temperature
+from mlpilot.engine.metrics import SMALLEST_PROBABILITY
 from mlpilot.errors import ConfigError
 from mlpilot.tasks.tabular.export.onnx_members import (
     FEATURES_INPUT,
