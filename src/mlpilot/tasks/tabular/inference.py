@@ -37,8 +37,9 @@ TEXT = "text"
 ID = "id"
 CONSTANT = "constant"
 DUPLICATE = "duplicate"
-KINDS = (NUMERIC, BOOLEAN, CATEGORICAL, DATETIME, TEXT, ID, CONSTANT, DUPLICATE)
-DROPPED_KINDS = (ID, CONSTANT, DUPLICATE)
+NEARLY_CONSTANT = "nearly_constant"
+KINDS = (NUMERIC, BOOLEAN, CATEGORICAL, DATETIME, TEXT, ID, CONSTANT, NEARLY_CONSTANT, DUPLICATE)
+DROPPED_KINDS = (ID, CONSTANT, NEARLY_CONSTANT, DUPLICATE)
 
 TRUE_TOKENS = frozenset({"yes", "y", "true", "t", "1", "1.0"})
 FALSE_TOKENS = frozenset({"no", "n", "false", "f", "0", "0.0"})
@@ -46,8 +47,16 @@ FALSE_TOKENS = frozenset({"no", "n", "false", "f", "0", "0.0"})
 MIN_ROWS = 10
 ID_MIN_ROWS = 50
 MAX_REPORT_CATEGORIES = 200
+MAX_DROPPED_LINES = 10  # a terminal summary names this many dropped columns, then counts the rest
 DATE_SAMPLE = 500
 LEAK_MAX_ROWS = 5000
+# A numeric or true/false column where fewer than this many rows, and under this fraction of them, differ
+# from its most common value is left out as nearly constant (caret's "near-zero variance"): a handful of
+# rows cannot teach a model anything it can trust, no tree with leaves of tens of rows can split on it
+# (LightGBM already skips such features), and on wide tables of rare indicators (grant codes, product
+# flags) they are most of the columns, each one slowing XGBoost, CatBoost and the networks down.
+NEAR_CONSTANT_ROWS = 10
+NEAR_CONSTANT_FRACTION = 0.01
 _ID_NAME = re.compile(r"(^|[_\s.-])(id|ids|key|uuid|guid|code|index|idx|no|num|number)$|^rownames?$", re.I)
 _INT_TEXT = re.compile(r"^[+-]?\d+$")
 _LEADING_ZERO = re.compile(r"^0\d")
@@ -107,7 +116,15 @@ class DataReport:
         for col in self.columns:
             counts[col.kind] = counts.get(col.kind, 0) + 1
         lines.append("Columns: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
-        lines.extend(f"Dropped '{c.name}': {c.reason}" for c in self.columns if c.dropped)
+        dropped = [c for c in self.columns if c.dropped]
+        lines.extend(f"Dropped '{c.name}': {c.reason}" for c in dropped[:MAX_DROPPED_LINES])
+        if len(dropped) > MAX_DROPPED_LINES:
+            rest: dict[str, int] = {}
+            for col in dropped[MAX_DROPPED_LINES:]:
+                rest[col.kind] = rest.get(col.kind, 0) + 1
+            lines.append(f"Dropped {len(dropped) - MAX_DROPPED_LINES:,} more columns ("
+                         + ", ".join(f"{n:,} {kind}" for kind, n in rest.items())
+                         + "); the data report lists each with its reason")
         if self.class_balance:
             shares = ", ".join(f"{k} {v:.1%}" for k, v in list(self.class_balance.items())[:10])
             more = len(self.class_balance) - 10
@@ -400,9 +417,34 @@ def _column_hash(s: pd.Series) -> np.ndarray | None:
         return None
 
 
-def infer_columns(X: pd.DataFrame) -> list[ColumnInfo]:
-    """Kinds of all columns; a column equal to an earlier kept one is marked duplicate and dropped."""
+def _mark_nearly_constant(info: ColumnInfo, s: pd.Series) -> None:
+    """Drop ``info``'s numeric or true/false column when too few rows differ from its most common value
+    (missing counts as a value)."""
+    limit = min(NEAR_CONSTANT_ROWS, NEAR_CONSTANT_FRACTION * len(s))
+    if info.kind not in (NUMERIC, BOOLEAN) or info.n_unique - 1 >= limit:  # each other value takes a row
+        return
+    counts = s.value_counts(dropna=False)
+    n_other = len(s) - int(counts.iloc[0])
+    if n_other >= limit:
+        return
+    value = counts.index[0]
+    shown = f"{value:g}" if isinstance(value, float | np.floating | np.integer) else _fmt(value)
+    common = "missing" if pd.isna(value) else f"'{shown}'"
+    info.kind, info.dropped = NEARLY_CONSTANT, True
+    differ = "row differs" if n_other == 1 else "rows differ"
+    info.reason = f"nearly constant: only {n_other} of {len(s):,} {differ} from {common}, too few to learn from"
+
+
+def infer_columns(X: pd.DataFrame, *, from_sample: bool = False) -> list[ColumnInfo]:
+    """Kinds of all columns; a column equal to an earlier kept one is marked duplicate and dropped.
+
+    ``from_sample``: ``X`` is a sample of a larger table, where a value rare in the sample may be common
+    enough to learn from, so nearly constant columns are kept.
+    """
     infos = [infer_column(str(name), X[name]) for name in X.columns]
+    if not from_sample:
+        for info in infos:
+            _mark_nearly_constant(info, X[info.name])
     seen: dict[bytes, str] = {}  # row hashes -> the first kept column with them (one lookup per column)
     for info in infos:
         if info.dropped:
@@ -511,8 +553,10 @@ def _data_warnings(columns: list[ColumnInfo], balance: dict[str, float] | None, 
     return found
 
 
-def prepare_training_data(df: pd.DataFrame, *, target: str, problem_type: str | None = None) -> TrainingData:
-    """Validate the table and target, infer every column's kind and collect a report for users."""
+def prepare_training_data(df: pd.DataFrame, *, target: str, problem_type: str | None = None,
+                          from_sample: bool = False) -> TrainingData:
+    """Validate the table and target, infer every column's kind and collect a report for users.
+    ``from_sample``: ``df`` is a sample of a larger table (see :func:`infer_columns`)."""
     df = _check_frame(df)
     _check_target_present(df, target)
     y_raw = df[target]
@@ -532,7 +576,7 @@ def prepare_training_data(df: pd.DataFrame, *, target: str, problem_type: str | 
         )
     ptype = _resolve_problem_type(y, problem_type, target)
     y, classes = _finalize_target(y, ptype, target)
-    columns = infer_columns(X)
+    columns = infer_columns(X, from_sample=from_sample)
     summary, balance = _target_summary(y, ptype)
     found += _data_warnings(columns, balance, target)
     found += leakage_warnings(X, y, columns, ptype)

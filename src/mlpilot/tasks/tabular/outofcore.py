@@ -91,7 +91,8 @@ def fit_out_of_core(
     if config.target not in ddf.columns:
         raise DataError(f"Target column '{config.target}' is not in the table; its columns are {list(ddf.columns)}.")
     sample = ddf.head(SAMPLE_ROWS, npartitions=-1)
-    training = prepare_training_data(sample, target=config.target, problem_type=config.problem_type)
+    training = prepare_training_data(sample, target=config.target, problem_type=config.problem_type,
+                                     from_sample=True)
     classes = _all_classes(ddf, config.target, training.classes) if training.classes is not None else []
     problem_type = training.problem_type if not classes else (BINARY if len(classes) == 2 else MULTICLASS)
     pipeline = FeaturePipeline(training.report).fit(training.X)

@@ -199,25 +199,15 @@ def run_search(
     y, classes = encode_target(training.y, problem_type)
     pipeline = FeaturePipeline(training.report).fit(training.X)
     X = pipeline.transform(training.X)
-    n_folds = choose_n_folds(n_rows=len(X), time_limit=config.time_limit, requested=config.n_folds)
-    if config.n_folds is None and n_folds * config.bag_sets > FOLD_MODELS_PER_MEMBER:
-        config = replace(config, bag_sets=max(1, FOLD_MODELS_PER_MEMBER // n_folds))
-    stratified = problem_type != REGRESSION
-
-    def make_splits(seed: int) -> list:
-        if n_folds == 1:
-            return holdout_split(y, fraction=0.2, stratified=stratified, seed=seed)
-        return kfold_splits(y, n_folds=n_folds, stratified=stratified, seed=seed)
-
+    config, make_splits = _fold_plan(config, y, problem_type=problem_type)
     splits = make_splits(config.seed)
-    candidates = select_candidates(problem_type, config)
     executor = executor or LocalExecutor()
-    data = executor.share(X, y)
-    constant = constant_score(y, metric, problem_type=problem_type, n_classes=len(classes))
-    search = partial(_search, data=data, X=X, y=y, config=config, metric=metric, budget=budget, progress=progress,
-                     problem_type=problem_type, n_classes=len(classes), on_candidate=on_candidate,
-                     executor=executor, constant=constant)
-    results = search(candidates, splits)
+    context = _SearchContext(
+        data=executor.share(X, y), X=X, y=y, config=config, metric=metric, budget=budget, progress=progress,
+        problem_type=problem_type, n_classes=len(classes), on_candidate=on_candidate, executor=executor,
+        constant=constant_score(y, metric, problem_type=problem_type, n_classes=len(classes)))
+    search = partial(_search, context=context)
+    results = search(select_candidates(problem_type, config), splits)
     if config.tune and budget.limited and len(splits) > 1:
         _tune(results, splits, search=search, metric=metric, config=config, budget=budget)
     members, weights, ensemble_score = build_ensemble(results, y, metric)
@@ -248,6 +238,22 @@ def run_search(
     )
 
 
+def _fold_plan(config: TabularConfig, y: np.ndarray, *,
+               problem_type: str) -> tuple[TabularConfig, Callable[[int], list]]:
+    """The config with its bag sets capped (when mlpilot picks the folds) and a function from a seed to
+    that seed's validation splits."""
+    n_folds = choose_n_folds(n_rows=len(y), time_limit=config.time_limit, requested=config.n_folds)
+    if config.n_folds is None and n_folds * config.bag_sets > FOLD_MODELS_PER_MEMBER:
+        config = replace(config, bag_sets=max(1, FOLD_MODELS_PER_MEMBER // n_folds))
+    return config, partial(_make_splits, y=y, n_folds=n_folds, stratified=problem_type != REGRESSION)
+
+
+def _make_splits(seed: int, *, y: np.ndarray, n_folds: int, stratified: bool) -> list:
+    if n_folds == 1:
+        return holdout_split(y, fraction=0.2, stratified=stratified, seed=seed)
+    return kfold_splits(y, n_folds=n_folds, stratified=stratified, seed=seed)
+
+
 def select_candidates(problem_type: str, config: TabularConfig) -> list[Candidate]:
     """The portfolio, filtered by the families the user allows and capped at ``max_models``."""
     if config.families:
@@ -264,93 +270,112 @@ def select_candidates(problem_type: str, config: TabularConfig) -> list[Candidat
     return portfolio[: config.max_models] if config.max_models else portfolio
 
 
-def _search(
-    candidates: list[Candidate],
-    splits: list,
-    *,
-    data: SharedData,
-    X: pd.DataFrame,
-    y: np.ndarray,
-    config: TabularConfig,
-    metric: Metric,
-    budget: Budget,
-    progress: ProgressCallback,
-    problem_type: str,
-    n_classes: int,
-    on_candidate: Callable[[CandidateResult], None],
-    executor: Executor,
-    constant: float,
-    done: list[CandidateResult] | None = None,
-    max_share: float = math.inf,
-) -> list[CandidateResult]:
+@dataclass(frozen=True)
+class _SearchContext:
+    """What every pass of the search shares: the encoded table and the run's settings.
+    ``constant`` is the constant predictor's score."""
+
+    data: SharedData
+    X: pd.DataFrame
+    y: np.ndarray
+    config: TabularConfig
+    metric: Metric
+    budget: Budget
+    progress: ProgressCallback
+    problem_type: str
+    n_classes: int
+    on_candidate: Callable[[CandidateResult], None]
+    executor: Executor
+    constant: float
+
+
+def _search(candidates: list[Candidate], splits: list, *, context: _SearchContext,
+            done: list[CandidateResult] | None = None, max_share: float = math.inf) -> list[CandidateResult]:
     """Candidates in portfolio order, as the table's :class:`Schedule` adjusts it, ``executor.candidates_at_once``
     of them in flight together (one locally).
 
     Results are appended to ``done`` (the earlier candidates' results; a new list when None), which is
-    returned. ``max_share`` caps each candidate's time share; ``constant`` is the constant predictor's score.
+    returned. ``max_share`` caps each candidate's time share.
     """
-    at_once = executor.candidates_at_once(len(splits))
-    results: list[CandidateResult] = [] if done is None else done
-    offset = len(results)
-    scores = [r.score for r in results if r.status == "ok"]
-    best: list[float] = [max(scores, key=metric.oriented)] if scores else []  # the best score so far
-
-    def event(kind: str, result: CandidateResult, n_done: int, **extra: Any) -> None:
-        progress(ProgressEvent(kind, budget.elapsed(), _remaining(budget), model=result.name,
-                               best_score=best[0] if best else None, n_done=offset + n_done,
-                               n_total=offset + len(candidates), **extra))
-
-    # Training on from where a model stopped needs its fold models here, with the table.
-    can_resume = isinstance(executor, LocalExecutor)
-
-    def finished(result: CandidateResult, n_done: int, *, message: str = "") -> None:
-        if result.status == "ok":
-            on_candidate(result)
-            _release_weaker_models(results, metric)
-            best[:] = [max([*best, result.score], key=metric.oriented)]
-            schedule.record(name=result.name, family=result.family, score=result.score,
-                            fit_seconds=result.fit_time, starved=2 * result.n_folds_cut >= result.n_folds,
-                            best=best[0], resumable=can_resume and get_model_class(result.family).resumable)
-        return_free_heap()  # the fit's buffers (and any released models) are free now
-        event("model_done" if result.status == "ok" else "model_skipped", result, n_done,
-              score=result.score, message=message or result.reason)
-
-    schedule = Schedule(deque(candidates), metric=metric, constant=constant)
-    while schedule:
-        leader = schedule.take_resume(budget)
-        if leader is not None:
-            resumed = _resume_candidate(results, *leader, splits=splits, X=X, y=y, metric=metric, budget=budget)
-            if resumed:
-                finished(resumed[0], len(results) - offset, message=resumed[1])
-            continue
-        batch = schedule.take(at_once)
-        started = []
-        for j, cand in enumerate(batch):
-            i = len(results) - offset  # every candidate taken adds one result
-            cand, cand_splits = _validation_plan(cand, splits, len(y))
-            result = CandidateResult(name=cand.name, family=cand.family, params=dict(cand.params))
-            results.append(result)
-            reason = _skip_reason(cand, X, budget)
-            if reason:
-                result.status, result.reason = "skipped", reason
-                event("model_skipped", result, i + 1, message=reason)
-                continue
-            event("model_start", result, i)
-            n_left = math.ceil((len(schedule) + len(batch) - j) / at_once)
-            share = min(schedule.share(cand, budget.share(n_left=n_left), budget), max_share)
-            started.append((i, result, _start_candidate(cand, data, cand_splits, config=config, budget=budget,
-                                                        share=share, problem_type=problem_type,
-                                                        n_classes=n_classes, executor=executor)))
-        for i, result, pending in started:
-            _finish_candidate(result, pending, y, metric=metric)
-            finished(result, i + 1)
+    results = _SearchPass(context, candidates, splits, done=[] if done is None else done, max_share=max_share).run()
     if not any(r.status == "ok" for r in results):
-        if budget.stopped:
+        if context.budget.stopped:
             raise ConfigError("The search was stopped before any model finished; train again and stop later.")
         raise ConfigError(
             "No model finished within the time limit: raise `time_limit` (or pass none) and try again."
         )
     return results
+
+
+class _SearchPass:
+    """One call of :func:`_search`: its schedule, results and best score so far."""
+
+    def __init__(self, context: _SearchContext, candidates: list[Candidate], splits: list, *,
+                 done: list[CandidateResult], max_share: float):
+        self.context, self.splits, self.max_share, self.results = context, splits, max_share, done
+        self.offset = len(done)  # the earlier candidates' results, counted in the progress events
+        self.n_total = self.offset + len(candidates)
+        scores = [r.score for r in done if r.status == "ok"]
+        self.best: float | None = max(scores, key=context.metric.oriented) if scores else None
+        self.schedule = Schedule(deque(candidates), metric=context.metric, constant=context.constant)
+        self.at_once = context.executor.candidates_at_once(len(splits))
+        # Training on from where a model stopped needs its fold models here, with the table.
+        self.can_resume = isinstance(context.executor, LocalExecutor)
+
+    def run(self) -> list[CandidateResult]:
+        ctx = self.context
+        while self.schedule:
+            leader = self.schedule.take_resume(ctx.budget)
+            if leader is not None:
+                resumed = _resume_candidate(self.results, *leader, splits=self.splits, X=ctx.X, y=ctx.y,
+                                            metric=ctx.metric, budget=ctx.budget)
+                if resumed:
+                    self._finished(resumed[0], len(self.results) - self.offset, message=resumed[1])
+                continue
+            for i, result, pending in self._start_batch(self.schedule.take(self.at_once)):
+                _finish_candidate(result, pending, ctx.y, metric=ctx.metric)
+                self._finished(result, i + 1)
+        return self.results
+
+    def _start_batch(self, batch: list[Candidate]) -> list[tuple[int, CandidateResult, PendingBag]]:
+        """Start ``batch``'s candidates (skipping those that cannot run): (index, result, pending bag) each."""
+        ctx, started = self.context, []
+        for j, cand in enumerate(batch):
+            i = len(self.results) - self.offset  # every candidate taken adds one result
+            cand, cand_splits = _validation_plan(cand, self.splits, len(ctx.y))
+            result = CandidateResult(name=cand.name, family=cand.family, params=dict(cand.params))
+            self.results.append(result)
+            reason = _skip_reason(cand, ctx.X, ctx.budget)
+            if reason:
+                result.status, result.reason = "skipped", reason
+                self._event("model_skipped", result, i + 1, message=reason)
+                continue
+            self._event("model_start", result, i)
+            n_left = math.ceil((len(self.schedule) + len(batch) - j) / self.at_once)
+            share = min(self.schedule.share(cand, ctx.budget.share(n_left=n_left), ctx.budget), self.max_share)
+            started.append((i, result, _start_candidate(cand, cand_splits, context=ctx, share=share)))
+        return started
+
+    def _finished(self, result: CandidateResult, n_done: int, *, message: str = "") -> None:
+        ctx = self.context
+        if result.status == "ok":
+            ctx.on_candidate(result)
+            _release_weaker_models(self.results, ctx.metric)
+            self.best = result.score if self.best is None else max(self.best, result.score, key=ctx.metric.oriented)
+            self.schedule.record(
+                name=result.name, family=result.family, score=result.score, fit_seconds=result.fit_time,
+                starved=2 * result.n_folds_cut >= result.n_folds, best=self.best,
+                resumable=self.can_resume and get_model_class(result.family).resumable)
+        return_free_heap()  # the fit's buffers (and any released models) are free now
+        self._event("model_done" if result.status == "ok" else "model_skipped", result, n_done,
+                    score=result.score, message=message or result.reason)
+
+    def _event(self, kind: str, result: CandidateResult, n_done: int, *, score: float | None = None,
+               message: str = "") -> None:
+        budget = self.context.budget
+        self.context.progress(ProgressEvent(
+            kind, budget.elapsed(), _remaining(budget), model=result.name, score=score, best_score=self.best,
+            message=message, n_done=self.offset + n_done, n_total=self.n_total))
 
 
 def _tune(results: list[CandidateResult], splits: list, *, search: Callable[..., list[CandidateResult]],
@@ -403,23 +428,13 @@ def _skip_reason(cand: Candidate, X: pd.DataFrame, budget: Budget) -> str:
     return ""
 
 
-def _start_candidate(
-    cand: Candidate,
-    data: SharedData,
-    splits: list,
-    *,
-    config: TabularConfig,
-    budget: Budget,
-    share: float,
-    problem_type: str,
-    n_classes: int,
-    executor: Executor,
-) -> PendingBag:
+def _start_candidate(cand: Candidate, splits: list, *, context: _SearchContext, share: float) -> PendingBag:
     cls = get_model_class(cand.family)
+    config, executor = context.config, context.executor
     # A partial, not a closure: a Dask executor sends it to the workers.
-    make_model = partial(cls, problem_type=problem_type, n_classes=n_classes, params=cand.params,
+    make_model = partial(cls, problem_type=context.problem_type, n_classes=context.n_classes, params=cand.params,
                          seed=config.seed, n_threads=executor.threads_per_task or config.threads)
-    return executor.start_bag(make_model, data, splits, time_share=share, budget=budget,
+    return executor.start_bag(make_model, context.data, splits, time_share=share, budget=context.budget,
                               load_model=partial(cls.load, n_threads=config.threads))
 
 
