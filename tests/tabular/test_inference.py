@@ -257,6 +257,8 @@ def test_summary_names_ten_dropped_columns_and_counts_the_rest() -> None:
     lines = prepare_training_data(df, target="y").report.summary_lines()
     assert sum(line.startswith("Dropped 'same_") for line in lines) == 10
     assert "Dropped 4 more columns (4 constant); the data report lists each with its reason" in lines
+    rare = prepare_training_data(rare_values_frame(2000), target="y").report.summary_lines()
+    assert any(line.startswith("Columns: ") and "4 nearly constant" in line for line in rare)
 
 
 def test_real_churn_table() -> None:

@@ -15,7 +15,8 @@ def test_many_left_out_columns_of_one_kind_share_one_warning() -> None:
     warnings = data_warnings(report)
     rare_warnings = [w for w in warnings if w["title"] == "Nearly constant"]
     assert len(rare_warnings) == 1
-    assert rare_warnings[0]["text"].startswith("40 columns, e.g. 'code_0', 'code_1', 'code_2': nearly constant")
+    text = rare_warnings[0]["text"]
+    assert text.startswith("40 columns, e.g. 'code_0', 'code_1', 'code_2'. 'code_0': nearly constant")
     assert rare_warnings[0]["why"].startswith("Only a handful of rows")
     # Two constant columns are few enough to name one by one.
     assert [w["column"] for w in warnings if w["title"] == "Constant"] == ["same_a", "same_b"]

@@ -113,8 +113,9 @@ def data_warnings(report: dict[str, Any]) -> list[dict[str, str]]:
         columns = [c for c in report["columns"] if c["dropped"] and c["kind"] == kind]
         if len(columns) > MAX_DROPPED_WARNINGS:
             named = ", ".join(f"'{c['name']}'" for c in columns[:3])
-            found.append({"title": title, "column": columns[0]["name"], "why": why,
-                          "text": f"{len(columns):,} columns, e.g. {named}: {columns[0]['reason']}."})
+            first = columns[0]
+            found.append({"title": title, "column": first["name"], "why": why,
+                          "text": f"{len(columns):,} columns, e.g. {named}. '{first['name']}': {first['reason']}."})
             continue
         found.extend({"title": title, "column": c["name"], "text": f"'{c['name']}': {c['reason']}.", "why": why}
                      for c in columns)

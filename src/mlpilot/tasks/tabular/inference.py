@@ -115,7 +115,7 @@ class DataReport:
         counts: dict[str, int] = {}
         for col in self.columns:
             counts[col.kind] = counts.get(col.kind, 0) + 1
-        lines.append("Columns: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+        lines.append("Columns: " + ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in counts.items()))
         dropped = [c for c in self.columns if c.dropped]
         lines.extend(f"Dropped '{c.name}': {c.reason}" for c in dropped[:MAX_DROPPED_LINES])
         if len(dropped) > MAX_DROPPED_LINES:
@@ -123,7 +123,7 @@ class DataReport:
             for col in dropped[MAX_DROPPED_LINES:]:
                 rest[col.kind] = rest.get(col.kind, 0) + 1
             lines.append(f"Dropped {len(dropped) - MAX_DROPPED_LINES:,} more columns ("
-                         + ", ".join(f"{n:,} {kind}" for kind, n in rest.items())
+                         + ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in rest.items())
                          + "); the data report lists each with its reason")
         if self.class_balance:
             shares = ", ".join(f"{k} {v:.1%}" for k, v in list(self.class_balance.items())[:10])
