@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -112,19 +113,12 @@ class DataReport:
         ]
         if self.rows_dropped_missing_target:
             lines.append(f"{self.rows_dropped_missing_target:,} rows without a target value were left out")
-        counts: dict[str, int] = {}
-        for col in self.columns:
-            counts[col.kind] = counts.get(col.kind, 0) + 1
-        lines.append("Columns: " + ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in counts.items()))
+        lines.append(f"Columns: {_kind_counts(self.columns)}")
         dropped = [c for c in self.columns if c.dropped]
         lines.extend(f"Dropped '{c.name}': {c.reason}" for c in dropped[:MAX_DROPPED_LINES])
         if len(dropped) > MAX_DROPPED_LINES:
-            rest: dict[str, int] = {}
-            for col in dropped[MAX_DROPPED_LINES:]:
-                rest[col.kind] = rest.get(col.kind, 0) + 1
-            lines.append(f"Dropped {len(dropped) - MAX_DROPPED_LINES:,} more columns ("
-                         + ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in rest.items())
-                         + "); the data report lists each with its reason")
+            lines.append(f"Dropped {len(dropped) - MAX_DROPPED_LINES:,} more columns "
+                         f"({_kind_counts(dropped[MAX_DROPPED_LINES:])}); the data report lists each with its reason")
         if self.class_balance:
             shares = ", ".join(f"{k} {v:.1%}" for k, v in list(self.class_balance.items())[:10])
             more = len(self.class_balance) - 10
@@ -134,6 +128,11 @@ class DataReport:
             lines.append(f"Target range {s['min']:g} to {s['max']:g}, mean {s['mean']:g}")
         lines.extend(f"Warning: {w}" for w in self.warnings)
         return lines
+
+
+def _kind_counts(columns: list[ColumnInfo]) -> str:
+    """'660 numeric, 834 nearly constant': how many ``columns`` of each kind, in order of appearance."""
+    return ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in Counter(c.kind for c in columns).items())
 
 
 @dataclass

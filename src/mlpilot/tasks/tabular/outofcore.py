@@ -41,14 +41,7 @@ from mlpilot.tasks.tabular.inference import DataReport, prepare_training_data
 from mlpilot.tasks.tabular.io import clean_strings, is_dask_frame, is_string_like, to_float
 from mlpilot.tasks.tabular.models.base import BINARY, MULTICLASS, REGRESSION
 from mlpilot.tasks.tabular.models.gbm import LightGBMModel, XGBoostModel, early_stopping_patience
-from mlpilot.tasks.tabular.threshold import calibrate_threshold
-from mlpilot.tasks.tabular.trainer import (
-    CandidateResult,
-    SearchOutcome,
-    build_ensemble,
-    calibrate_blend,
-    member_blend,
-)
+from mlpilot.tasks.tabular.trainer import CandidateResult, SearchOutcome, build_ensemble, finish_blend
 
 log = logging.getLogger("mlpilot")
 
@@ -125,12 +118,8 @@ def fit_out_of_core(
     if not any(r.status == "ok" for r in results):
         raise ConfigError("No model finished within the time limit: raise `time_limit` and try again.")
     members, weights, ensemble_score = build_ensemble(results, y_score, metric)
-    proba = member_blend(members, weights)
-    temperature, ensemble_score = calibrate_blend(proba, y_score, metric=metric, problem_type=problem_type,
-                                                  score=ensemble_score)
-    threshold = None
-    if problem_type == BINARY:
-        threshold = calibrate_threshold(y_score, proba[:, 1], metric_name=metric.name)
+    _, temperature, ensemble_score, threshold = finish_blend(members, weights, y_score, metric=metric,
+                                                             problem_type=problem_type, score=ensemble_score)
     outcome = SearchOutcome(
         problem_type=problem_type, metric=metric, classes=classes, pipeline=pipeline, results=results,
         members=members, weights=weights, ensemble_score=ensemble_score, threshold=threshold,

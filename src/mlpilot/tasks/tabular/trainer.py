@@ -218,13 +218,9 @@ def run_search(
         # Weights again from the members' steadier out-of-fold predictions. The other candidates
         # kept one set, and a member picked only now would not have the extra sets.
         members, weights, ensemble_score = build_ensemble(members, y, metric)
-    proba = member_blend(members, weights)
-    temperature, ensemble_score = calibrate_blend(proba, y, metric=metric, problem_type=problem_type,
-                                                  score=ensemble_score)
+    proba, temperature, ensemble_score, threshold = finish_blend(members, weights, y, metric=metric,
+                                                                 problem_type=problem_type, score=ensemble_score)
     covered = covered_rows(proba, len(y))
-    threshold = None
-    if problem_type == BINARY:
-        threshold = calibrate_threshold(y[covered], proba[covered, 1], metric_name=metric.name)
     progress(ProgressEvent("ensemble", budget.elapsed(), _remaining(budget), model=ENSEMBLE_NAME,
                            score=ensemble_score, best_score=ensemble_score))
     refits = refit_members(members, X, y, config=config, problem_type=problem_type, n_classes=len(classes),
@@ -506,6 +502,19 @@ def ensemble_pool(results: list[CandidateResult], metric: Metric) -> list[Candid
 
 def member_blend(members: list[CandidateResult], weights: np.ndarray) -> np.ndarray:
     return sum(w * m.bag.oof for m, w in zip(members, weights, strict=True))
+
+
+def finish_blend(members: list[CandidateResult], weights: np.ndarray, y: np.ndarray, *, metric: Metric,
+                 problem_type: str, score: float) -> tuple[np.ndarray, float | None, float, dict[str, Any] | None]:
+    """The ensemble's validation predictions, temperature-scaled when that pays (``calibrate_blend``), with
+    the temperature, the validation score after it and, for a binary target, the decision threshold."""
+    proba = member_blend(members, weights)
+    temperature, score = calibrate_blend(proba, y, metric=metric, problem_type=problem_type, score=score)
+    threshold = None
+    if problem_type == BINARY:
+        covered = covered_rows(proba, len(y))
+        threshold = calibrate_threshold(y[covered], proba[covered, 1], metric_name=metric.name)
+    return proba, temperature, score, threshold
 
 
 def calibrate_blend(proba: np.ndarray, y: np.ndarray, *, metric: Metric, problem_type: str,
