@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,22 +59,36 @@ def load_task(row: dict[str, str], *, seed: int) -> BenchTask:
     return BenchTask(row["id"], target, problem_type, train, test)
 
 
+def label_strings(values: Any, *, numeric: bool) -> pd.Series:
+    """Class labels as strings to compare across systems. With a numeric target, 6, 6.0 and "6.0" are one
+    class: a system may return integral labels as integers (mlpilot) or keep the float (FLAML, AutoGluon)."""
+    strings = pd.Series(list(values), dtype=object).astype(str)
+    if not numeric:
+        return strings
+    as_numbers = pd.to_numeric(strings, errors="coerce")
+    integral = as_numbers.notna() & (as_numbers == np.floor(as_numbers))
+    return strings.where(~integral, as_numbers[integral].astype("int64").astype(str))
+
+
 def score(task: BenchTask, *, predictions: pd.Series, proba: pd.DataFrame | None) -> dict[str, float]:
     """The protocol's score (ROC AUC / log loss / RMSE) plus accuracy or R²."""
     y = task.test[task.target]
     if task.problem_type == "regression":
         pred = np.asarray(predictions, dtype=float)
         return {"score": float(np.sqrt(metrics.mean_squared_error(y, pred))), "r2": float(metrics.r2_score(y, pred))}
-    out = {"accuracy": float(metrics.accuracy_score(y.astype(str), pd.Series(predictions).astype(str)))}
-    columns = [str(c) for c in proba.columns]
+    numeric = pd.api.types.is_numeric_dtype(y)
+    truth = label_strings(y, numeric=numeric)
+    out = {"accuracy": float(metrics.accuracy_score(truth, label_strings(predictions, numeric=numeric)))}
+    columns = list(label_strings(proba.columns, numeric=numeric))
     values = proba.to_numpy(dtype=float)
     if task.problem_type == "binary":
-        positive = columns[1]
-        out["score"] = float(metrics.roc_auc_score((y.astype(str) == positive).astype(int), values[:, 1]))
+        out["score"] = float(metrics.roc_auc_score((truth == columns[1]).astype(int), values[:, 1]))
     else:
         values = np.clip(values, 1e-15, None)
         values = values / values.sum(axis=1, keepdims=True)
-        out["score"] = float(metrics.log_loss(y.astype(str), values, labels=columns))
+        # log_loss reads the columns in sorted label order: as strings, "10" comes before "2".
+        order = np.argsort(np.asarray(columns, dtype=object), kind="stable")
+        out["score"] = float(metrics.log_loss(truth, values[:, order], labels=[columns[i] for i in order]))
     return out
 
 
@@ -84,7 +99,8 @@ def constant_score(task: BenchTask) -> float:
         return 0.5
     if task.problem_type == "regression":
         return float(np.sqrt(np.mean((y.to_numpy(dtype=float) - y_train.mean()) ** 2)))
-    priors = y_train.astype(str).value_counts(normalize=True)
+    numeric = pd.api.types.is_numeric_dtype(y)
+    priors = label_strings(y_train, numeric=numeric).value_counts(normalize=True)
     columns = sorted(priors.index)
     values = np.tile(priors.reindex(columns).to_numpy(), (len(y), 1))
-    return float(metrics.log_loss(y.astype(str), values, labels=columns))
+    return float(metrics.log_loss(label_strings(y, numeric=numeric), values, labels=columns))

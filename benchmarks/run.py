@@ -1,9 +1,11 @@
 """Run systems on the benchmark suite with the shared protocol; one JSON line per table, system and seed.
 
-Each fit runs in its own child process (peak memory is per table). The anchors run from their own venv:
+Each fit runs in its own child process (peak memory is per table). The anchors run from their own venvs
+(``benchmarks/setup_anchors.sh``: FLAML and AutoGluon pin different XGBoost builds):
 
     .venv/bin/python benchmarks/run.py --systems mlpilot --time-limit 60 --out benchmarks/results/60s.jsonl
-    .venv-anchors/bin/python benchmarks/run.py --systems flaml autogluon_best --time-limit 60 \\
+    .venv-anchors/bin/python benchmarks/run.py --systems flaml --time-limit 60 --out benchmarks/results/60s.jsonl
+    .venv-autogluon/bin/python benchmarks/run.py --systems autogluon_best --time-limit 60 \\
         --out benchmarks/results/60s.jsonl
 
 A long run (the 300-s suite takes hours per system) can be stopped and continued: ``--resume`` skips

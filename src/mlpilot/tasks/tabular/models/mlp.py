@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from mlpilot.tasks.tabular.models.adamw import AdamW
 from mlpilot.tasks.tabular.models.base import (
     REGRESSION,
     ModelUnavailable,
@@ -266,7 +267,7 @@ class TorchMLPModel(TabularModel):
     def _train(self, train: _Tensors, valid: _Tensors | None, *, p: dict[str, Any], deadline: float | None) -> int:
         torch = _torch()
         net, loss_fn = self.net_, self._loss()
-        optimizer = torch.optim.AdamW(net.parameters(), lr=p["learning_rate"], weight_decay=p["weight_decay"])
+        optimizer = AdamW(net.parameters(), lr=p["learning_rate"], weight_decay=p["weight_decay"])
         generator = torch.Generator().manual_seed(self.seed)
         batch = _batch_size(len(train.target), p["batch_size"])
         best_loss, best_epoch, best_state, epochs = math.inf, 0, None, 0
@@ -290,7 +291,7 @@ class TorchMLPModel(TabularModel):
         return epochs
 
     def _epoch(
-        self, data: _Tensors, *, optimizer: Any, loss_fn: Any, batch: int, generator: Any, deadline: float | None
+        self, data: _Tensors, *, optimizer: AdamW, loss_fn: Any, batch: int, generator: Any, deadline: float | None
     ) -> bool:
         """One pass over shuffled mini-batches; False when the deadline cut it short."""
         torch = _torch()
