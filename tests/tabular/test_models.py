@@ -348,7 +348,8 @@ def test_trusted_types_cover_every_skops_family(key: str, problem_type: str, tmp
     from mlpilot.tasks.tabular.models.sklearn_models import TRUSTED_TYPES
 
     fitted(key, problem_type).save(tmp_path)
-    assert set(sio.get_untrusted_types(file=tmp_path / "model.skops")) <= set(TRUSTED_TYPES)
+    for file in tmp_path.glob("*.skops"):  # a forest's trees files too
+        assert set(sio.get_untrusted_types(file=file)) <= set(TRUSTED_TYPES)
 
 
 @pytest.mark.parametrize("p", [1, 3])
@@ -358,13 +359,36 @@ def test_trusted_types_cover_knn_metrics(p: int, tmp_path: Path) -> None:
     get_model_class("knn").load(tmp_path)
 
 
-def test_tampered_skops_file_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("file", ["model.skops", "trees_1.skops"])
+def test_tampered_skops_file_is_refused(file: str, tmp_path: Path) -> None:
     import skops.io as sio
 
     fitted("random_forest", BINARY).save(tmp_path)
-    sio.dump(_Untrusted(), tmp_path / "model.skops")
+    sio.dump(_Untrusted(), tmp_path / file)
     with pytest.raises(ArtifactError, match="not trusted"):
         get_model_class("random_forest").load(tmp_path)
+
+
+@pytest.mark.parametrize("key", FORESTS)
+def test_forest_saves_its_trees_in_small_files_and_still_reads_one_file_runs(key: str, tmp_path: Path) -> None:
+    from mlpilot.tasks.tabular.models.sklearn_models import _TREES_PER_FILE, dump_estimator
+
+    model = new_model(key, MULTICLASS, params={"n_estimators": 2 * _TREES_PER_FILE + 3}).fit(TRAIN, TRAIN_Y[MULTICLASS])
+    expected = model.predict(TEST)
+    model.save(tmp_path / "new")
+    assert sorted(f.name for f in (tmp_path / "new").glob("trees_*.skops")) == [
+        "trees_0.skops", "trees_1.skops", "trees_2.skops"]
+    assert len(model.estimator_.estimators_) == 2 * _TREES_PER_FILE + 3  # saving leaves the model whole
+    np.testing.assert_array_equal(get_model_class(key).load(tmp_path / "new").predict(TEST), expected)
+    # A run saved before the trees had files of their own: every tree in model.skops.
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("info.json", "columns.json"):
+        (old / name).write_bytes((tmp_path / "new" / name).read_bytes())
+    meta = json.loads((old / "columns.json").read_text())
+    (old / "columns.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "tree_files"}))
+    dump_estimator(model.estimator_, old / "model.skops")
+    np.testing.assert_array_equal(get_model_class(key).load(old).predict(TEST), expected)
 
 
 # ------------------------------------------------------------------------- registry & params

@@ -10,6 +10,7 @@ only against :data:`TRUSTED_TYPES`, an explicit list kept here rather than read 
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 import time
@@ -27,6 +28,9 @@ from mlpilot.tasks.tabular.models.base import REGRESSION, TabularModel, constant
 _MB = 1 << 20
 _MODEL_FILE = "model.skops"
 _COLUMNS_FILE = "columns.json"
+# skops builds a whole file in memory, each array copied twice on the way: one file for a 70 MB
+# forest peaked at 125 MB over the forest itself. Files of 25 trees keep that transient small.
+_TREES_PER_FILE = 25
 _TREE_CHUNK = 25  # trees added per warm-start step when a deadline applies
 _NODE_BYTES = 64  # one scikit-learn tree node (children, feature, threshold, impurity, counts, NaN side)
 # Below this many rows a forest predicts on one thread: each tree's call holds the GIL for its Python
@@ -155,8 +159,11 @@ class _SklearnBase(TabularModel):
         return constant_prediction(y, n_rows, problem_type=self.problem_type, n_classes=self.n_classes)
 
     def _save(self, directory: Path) -> None:
-        dump_estimator(self.estimator_, directory / _MODEL_FILE)
-        meta = {"features": self.features_, "categorical": self.categorical_}
+        self._save_estimator(self.estimator_, directory)
+
+    def _save_estimator(self, estimator: Any, directory: Path, **meta: Any) -> None:
+        dump_estimator(estimator, directory / _MODEL_FILE)
+        meta = {"features": self.features_, "categorical": self.categorical_, **meta}
         (directory / _COLUMNS_FILE).write_text(json.dumps(meta, indent=2))
 
     def _load(self, directory: Path) -> None:
@@ -185,7 +192,8 @@ class _ForestBase(_SklearnBase):
     forests), ``max_model_mb`` (stop adding trees once the forest holds this much: fully grown
     trees on tens of thousands of rows take 2 MB each, so 300 of them made one regression forest
     620 MB in memory and on disk; the next trees add little accuracy). NaN is handled natively by
-    the trees. Files: ``model.skops``, ``columns.json``.
+    the trees. Files: ``model.skops`` (the forest without its trees), ``trees_<i>.skops``,
+    ``columns.json``.
     """
 
     out_of_bag: ClassVar[bool] = True
@@ -272,6 +280,23 @@ class _ForestBase(_SklearnBase):
         never_out = np.isnan(out.reshape(len(out), -1)).any(axis=1)
         out[never_out] = self._constant_prediction(y, int(never_out.sum()))
         return out
+
+    def _save(self, directory: Path) -> None:
+        """The forest without its trees in ``model.skops``, the trees in ``trees_<i>.skops`` files of
+        :data:`_TREES_PER_FILE` (runs saved before hold every tree in ``model.skops``)."""
+        trees = self.estimator_.estimators_
+        shell = copy.copy(self.estimator_)  # shallow: the fitted forest itself is left as it is
+        shell.estimators_ = []
+        starts = range(0, len(trees), _TREES_PER_FILE)
+        for index, start in enumerate(starts):
+            dump_estimator(trees[start:start + _TREES_PER_FILE], directory / f"trees_{index}.skops")
+        self._save_estimator(shell, directory, tree_files=len(starts))
+
+    def _load(self, directory: Path) -> None:
+        super()._load(directory)
+        meta = json.loads((directory / _COLUMNS_FILE).read_text())
+        for index in range(int(meta.get("tree_files", 0))):
+            self.estimator_.estimators_.extend(load_estimator(directory / f"trees_{index}.skops"))
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
         classification = self.problem_type != REGRESSION
