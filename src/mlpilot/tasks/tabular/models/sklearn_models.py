@@ -169,8 +169,12 @@ class _SklearnBase(TabularModel):
     def _load(self, directory: Path) -> None:
         meta = json.loads((directory / _COLUMNS_FILE).read_text())
         self.features_, self.categorical_ = list(meta["features"]), list(meta["categorical"])
-        self.estimator_ = load_estimator(directory / _MODEL_FILE)
+        self.estimator_ = self._load_estimator(directory, meta)
         self._set_threads(self.estimator_)
+
+    def _load_estimator(self, directory: Path, meta: dict[str, Any]) -> Any:
+        """What :meth:`_save_estimator` wrote, read back (``meta``: its ``columns.json``)."""
+        return load_estimator(directory / _MODEL_FILE)
 
     def _set_threads(self, estimator: Any) -> None:
         # The final estimator only: a ColumnTransformer given n_jobs > 1 runs its two small encoders
@@ -292,11 +296,11 @@ class _ForestBase(_SklearnBase):
             dump_estimator(trees[start:start + _TREES_PER_FILE], directory / f"trees_{index}.skops")
         self._save_estimator(shell, directory, tree_files=len(starts))
 
-    def _load(self, directory: Path) -> None:
-        super()._load(directory)
-        meta = json.loads((directory / _COLUMNS_FILE).read_text())
+    def _load_estimator(self, directory: Path, meta: dict[str, Any]) -> Any:
+        forest = super()._load_estimator(directory, meta)
         for index in range(int(meta.get("tree_files", 0))):
-            self.estimator_.estimators_.extend(load_estimator(directory / f"trees_{index}.skops"))
+            forest.estimators_.extend(load_estimator(directory / f"trees_{index}.skops"))
+        return forest
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
         classification = self.problem_type != REGRESSION
