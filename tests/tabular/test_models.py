@@ -601,3 +601,27 @@ def test_knn_starts_no_joblib_pool_for_a_few_rows() -> None:
     many = model.predict(pd.concat([TEST] * 5, ignore_index=True))  # 1,000 rows
     assert final.n_jobs == 2
     np.testing.assert_allclose(many[:5], few)
+
+
+def _largest_category_group(tree: dict[str, Any]) -> int:
+    """The most categories any categorical split of a dumped LightGBM tree sends to one side."""
+    if "split_index" not in tree:
+        return 0
+    here = len(str(tree["threshold"]).split("||")) if tree["decision_type"] == "==" else 0
+    return max(here, _largest_category_group(tree["left_child"]), _largest_category_group(tree["right_child"]))
+
+
+@pytest.mark.parametrize(("cap", "expect_over_8"), [(None, True), (8, False)])
+def test_lightgbm_caps_the_categories_grouped_by_one_split(cap: int | None, expect_over_8: bool) -> None:
+    # 200 labels of 10 rows each, half of them positive: the best split groups far more than 8 labels.
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(200), 10)
+    X = pd.DataFrame({"label": pd.Categorical(labels.astype(str)), "x": rng.normal(size=len(labels))})
+    y = ((labels % 2 == 0) ^ (rng.random(len(labels)) < 0.1)).astype(np.int64)
+    params = {**FAST_PARAMS["lightgbm"], "min_data_per_group": 5, "cat_smooth": 1.0}
+    if cap is not None:
+        params["max_cat_threshold"] = cap
+    model = new_model("lightgbm", BINARY, params).fit(X, y)
+    largest = max(_largest_category_group(t["tree_structure"]) for t in model.booster_.dump_model()["tree_info"])
+    assert (largest > 8) is expect_over_8
+    assert largest <= (cap or 32)

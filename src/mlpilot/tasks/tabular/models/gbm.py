@@ -124,7 +124,8 @@ class LightGBMModel(_GBMBase):
     Params: ``n_estimators`` (max rounds), ``learning_rate``, ``num_leaves``, ``max_depth``,
     ``min_data_in_leaf``, ``min_sum_hessian_in_leaf``, ``feature_fraction``, ``bagging_fraction``,
     ``bagging_freq``, ``lambda_l1``, ``lambda_l2``, ``extra_trees``, ``max_bin``, ``cat_smooth``,
-    ``cat_l2``, ``max_cat_to_onehot``, ``min_data_per_group``, ``early_stopping_rounds``
+    ``cat_l2``, ``max_cat_to_onehot``, ``max_cat_threshold`` (at most this many categories grouped
+    on one side of a categorical split), ``min_data_per_group``, ``early_stopping_rounds``
     (None = scaled to the learning rate). Files: ``model.txt`` (trimmed to the best round) and
     ``columns.json``.
     """
@@ -149,6 +150,7 @@ class LightGBMModel(_GBMBase):
         "cat_smooth": 10.0,
         "cat_l2": 10.0,
         "max_cat_to_onehot": 4,
+        "max_cat_threshold": 32,
         "min_data_per_group": 100,
         "early_stopping_rounds": None,
     }
