@@ -443,6 +443,10 @@ def test_default_portfolio(problem_type: str) -> None:
     assert {c.family for c in portfolio} == set(MODEL_FAMILIES)
     for candidate in portfolio:
         get_model_class(candidate.family).resolve_params(candidate.params)  # raises on a bad param
+    # the LightGBM configurations for noisy tables group few labels per split, with a class target only
+    capped = {c.name for c in portfolio if c.params.get("max_cat_threshold") == 8}
+    noisy = {"LightGBM_Regularized", "LightGBM_Small", "LightGBM_Stumps"}
+    assert capped == (set() if problem_type == REGRESSION else noisy)
 
 
 def test_neural_net_without_torch_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
