@@ -176,16 +176,13 @@ def default_portfolio(problem_type: str) -> list[Candidate]:
         raise ValueError(f"unknown problem type {problem_type!r}; valid: {', '.join(PROBLEM_TYPES)}")
     # sqrt features decorrelate classification trees; regression forests do better seeing all of them.
     forest = {"max_features": 1.0 if problem_type == REGRESSION else "sqrt"}
-    few_categories = {} if problem_type == REGRESSION else _FEW_CATEGORIES_PER_SPLIT
-
-    def per_problem_type(name: str, family: str) -> dict[str, Any]:
-        if family in _FORESTS:
-            return forest
-        return few_categories if name in _NOISY_TABLE_CONFIGURATIONS else {}
-
+    capped = () if problem_type == REGRESSION else _NOISY_TABLE_CONFIGURATIONS
     rank = {name: i for i, name in enumerate(LEARNED_ORDER)}  # a configuration not ranked yet goes last
     ordered = sorted(_PORTFOLIO, key=lambda entry: rank.get(entry[0], len(rank)))
     return [
-        Candidate(name, family, {**copy.deepcopy(params), **per_problem_type(name, family)})
+        Candidate(name, family, {
+            **copy.deepcopy(params),
+            **(forest if family in _FORESTS else _FEW_CATEGORIES_PER_SPLIT if name in capped else {}),
+        })
         for name, family, params in ordered
     ]
